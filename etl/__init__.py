@@ -1,0 +1,1 @@
+"""etl package of vidsight (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""Local embedded stack launcher and production deployment files."""

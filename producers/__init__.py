@@ -1,0 +1,1 @@
+"""producers package of vidsight (see DESIGN.md)."""

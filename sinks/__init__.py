@@ -1,0 +1,1 @@
+"""sinks package of vidsight (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""stream_processors package of vidsight (see DESIGN.md)."""
