@@ -1,4 +1,4 @@
-"""The one ``Definitions`` object of vidsight (``dagster-webserver -m dagster_project.definitions``).
+"""The one ``Definitions`` of vidsight (``dagster-webserver -m dagster_project.definitions``).
 
 Dagster discovers a module-level ``defs``; everything it holds is built by ``build_definitions``
 so importing the assets registers nothing by side effect.
@@ -17,8 +17,10 @@ from dagster import (
 from dagster_project.resources import PlatformResource, platform_resource
 
 
-@asset(group_name="platform", description="Topics on the broker vs the catalog, with partition counts.")
-def kafka_topics(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:
+@asset(
+    group_name="platform", description="Topics on the broker vs the catalog, with partition counts."
+)
+def kafka_topics(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:  # type: ignore[type-arg]
     from infra.topics import list_topics
     from schemas.catalog import CATALOG
 

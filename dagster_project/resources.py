@@ -9,7 +9,7 @@ from dagster import ConfigurableResource, EnvVar
 from vidsight.settings import Endpoints, load
 
 
-class PlatformResource(ConfigurableResource):  # type: ignore[misc]
+class PlatformResource(ConfigurableResource):  # type: ignore[type-arg]
     """The endpoints every asset talks to; empty fields fall back to vidsight's settings."""
 
     data_dir: str = ""

@@ -43,8 +43,12 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="TOML settings file (env VIDSIGHT_CONFIG)")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML settings file (env VIDSIGHT_CONFIG)",
+)
 @click.option("-v", "--verbose", count=True, help="more logging (-vv for debug)")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None, verbose: int) -> None:
@@ -90,8 +94,9 @@ def _status_table(statuses: list[Any]) -> Table:
 @click.option("--only", multiple=True, help="start only these parts (repeatable)")
 @click.option("--skip", multiple=True, help="do not start these parts (repeatable)")
 @click.pass_context
-def up(ctx: click.Context, data_dir: Path | None, only: tuple[str, ...],
-       skip: tuple[str, ...]) -> None:
+def up(
+    ctx: click.Context, data_dir: Path | None, only: tuple[str, ...], skip: tuple[str, ...]
+) -> None:
     """Start the embedded local stack on loopback (idempotent)."""
     from infra.stack import Stack
     from infra.stack.parts import PART_ORDER
@@ -102,7 +107,9 @@ def up(ctx: click.Context, data_dir: Path | None, only: tuple[str, ...],
     with console.status("starting the local stack..."):
         statuses = Stack(settings, names).up()
     console.print(_status_table(statuses))
-    console.print(f"ready in {time.monotonic() - started:.1f}s; data in {settings.data_dir.resolve()}")
+    console.print(
+        f"ready in {time.monotonic() - started:.1f}s; data in {settings.data_dir.resolve()}"
+    )
 
 
 @main.command()
@@ -142,8 +149,9 @@ def status(ctx: click.Context, data_dir: Path | None, as_json: bool) -> None:
 @click.option("-n", "--lines", default=40, show_default=True, help="lines per part")
 @click.option("-f", "--follow", is_flag=True, help="keep printing new lines (one part)")
 @click.pass_context
-def logs(ctx: click.Context, data_dir: Path | None, part: str | None, lines: int,
-         follow: bool) -> None:
+def logs(
+    ctx: click.Context, data_dir: Path | None, part: str | None, lines: int, follow: bool
+) -> None:
     """Show the log of one part (or the end of every part's log)."""
     from infra.stack import Stack
     from infra.stack.parts import PART_ORDER
@@ -188,8 +196,7 @@ def topics_create(ctx: click.Context, data_dir: Path | None, replication_factor:
     from infra.topics import create_topics
 
     settings = endpoint_settings(ctx.find_root(), data_dir)
-    results = create_topics(settings.kafka_client_config(),
-                            replication_factor=replication_factor)
+    results = create_topics(settings.kafka_client_config(), replication_factor=replication_factor)
     table = Table(title=f"topics on {settings.kafka_bootstrap}", title_justify="left")
     for col in ("topic", "partitions", "outcome"):
         table.add_column(col)

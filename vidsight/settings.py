@@ -1,4 +1,4 @@
-"""Settings: one frozen model per process kind, from ``VIDSIGHT_*`` env vars and an optional TOML file.
+"""Settings: one frozen model per process kind, from ``VIDSIGHT_*`` env vars and a TOML file.
 
 Precedence (highest first): explicit keyword arguments, environment variables, the TOML file
 named by ``VIDSIGHT_CONFIG`` (or passed as ``config_file``), the endpoints file a running local
@@ -199,18 +199,25 @@ def load(
     """
     env = os.environ
     explicit = {k: v for k, v in overrides.items() if v is not None}
-    file_path = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None)
+    file_path = config_file or (
+        Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
+    )
     file_values = _read_toml(file_path) if file_path else {}
     data_dir = Path(
-        explicit.get("data_dir") or env.get(ENV_PREFIX + "DATA_DIR") or file_values.get("data_dir") or DEFAULT_DATA_DIR
+        explicit.get("data_dir")
+        or env.get(ENV_PREFIX + "DATA_DIR")
+        or file_values.get("data_dir")
+        or DEFAULT_DATA_DIR
     )
     stack_values = _stack_file_values(data_dir, cls.model_fields)
     layered = {**stack_values, **file_values}
 
-    class _Configured(cls):  # type: ignore[valid-type,misc]
+    base = cls
+
+    class _Configured(base):  # type: ignore[valid-type,misc]
         @classmethod
         def settings_customise_sources(
-            cls_inner,
+            cls,
             settings_cls: type[BaseSettings],
             init_settings: PydanticBaseSettingsSource,
             env_settings: PydanticBaseSettingsSource,

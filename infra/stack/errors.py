@@ -15,7 +15,8 @@ class PortInUseError(StackError):
     def __init__(self, component: str, host: str, port: int) -> None:
         super().__init__(
             f"{component}: port {host}:{port} is already in use by another process; "
-            f"free it or choose another port (VIDSIGHT_PORTS__{component.upper().replace('-', '_')})"
+            "free it or choose another port "
+            f"(VIDSIGHT_PORTS__{component.upper().replace('-', '_')})"
         )
         self.component = component
         self.port = port

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -106,7 +107,7 @@ def s3_part(s: StackSettings, data: Path) -> Part:
         import boto3
         from botocore.config import Config
 
-        client = boto3.client(
+        client: Any = boto3.client(
             "s3",
             endpoint_url=url,
             aws_access_key_id=ak,
@@ -124,8 +125,18 @@ def s3_part(s: StackSettings, data: Path) -> Part:
         port=port,
         url=url,
         # rclone serves each top-level directory as a bucket: creating them creates the buckets.
-        command=[rclone, "serve", "s3", str(root), "--addr", f"{s.host}:{port}",
-                 "--auth-key", f"{ak},{sk}", "--log-level", "NOTICE"],
+        command=[
+            rclone,
+            "serve",
+            "s3",
+            str(root),
+            "--addr",
+            f"{s.host}:{port}",
+            "--auth-key",
+            f"{ak},{sk}",
+            "--log-level",
+            "NOTICE",
+        ],
         probe=probe,
         data_dir=root,
         extra={"access_key": ak, "secret_key": sk, "bucket": s.s3_bucket},
@@ -139,18 +150,29 @@ def kafka_part(s: StackSettings, data: Path) -> Part:
     def probe() -> None:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(
-            {"bootstrap.servers": f"{s.host}:{port}", "logger": logging.getLogger("rdkafka.probe")}
-        )
+        conf: dict[str, Any] = {
+            "bootstrap.servers": f"{s.host}:{port}",
+            "logger": logging.getLogger("rdkafka.probe"),
+        }
+        admin = AdminClient(conf)
         admin.list_topics(timeout=2.0)
 
     return Part(
         name="kafka",
         port=port,
         url=f"{s.host}:{port}",
-        command=[tansu_binary(), "broker", "--listener-url", listener,
-                 "--advertised-listener-url", listener,
-                 "--storage-engine", f"s3://{TANSU_BUCKET}/", "--cluster-id", "vidsight"],
+        command=[
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            f"s3://{TANSU_BUCKET}/",
+            "--cluster-id",
+            "vidsight",
+        ],
         # Tansu's S3 engine (object_store) reads the standard AWS variables.
         env={
             "AWS_ACCESS_KEY_ID": s.s3_access_key.get_secret_value(),
@@ -172,8 +194,19 @@ def registry_part(s: StackSettings, data: Path) -> Part:
         name="schema-registry",
         port=port,
         url=url,
-        command=[sys.executable, "-m", "schemas.registry", "--host", s.host, "--port", str(port),
-                 "--bootstrap", f"{s.host}:{s.ports.kafka}", "--topic", SCHEMAS_TOPIC],
+        command=[
+            sys.executable,
+            "-m",
+            "schemas.registry",
+            "--host",
+            s.host,
+            "--port",
+            str(port),
+            "--bootstrap",
+            f"{s.host}:{s.ports.kafka}",
+            "--topic",
+            SCHEMAS_TOPIC,
+        ],
         probe=lambda: _http_ok(f"{url}/subjects"),
     )
 
@@ -186,6 +219,7 @@ def mongo_part(s: StackSettings, data: Path) -> Part:
     def probe() -> None:
         import pymongo
 
+        client: pymongo.MongoClient[dict[str, Any]]
         with pymongo.MongoClient(url, serverSelectionTimeoutMS=1500) as client:
             client.admin.command("ping")
 
@@ -194,8 +228,19 @@ def mongo_part(s: StackSettings, data: Path) -> Part:
         name="mongo",
         port=port,
         url=url,
-        command=[sys.executable, "-m", "secantus", "--host", s.host, "--port", str(port),
-                 "--storage-path", str(root), "--log-level", "WARNING"],
+        command=[
+            sys.executable,
+            "-m",
+            "secantus",
+            "--host",
+            s.host,
+            "--port",
+            str(port),
+            "--storage-path",
+            str(root),
+            "--log-level",
+            "WARNING",
+        ],
         probe=probe,
         data_dir=root,
     )
@@ -210,8 +255,17 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
         name="clickhouse",
         port=port,
         url=url,
-        command=[sys.executable, "-m", "infra.clickhouse_http", "--host", s.host,
-                 "--port", str(port), "--path", str(root)],
+        command=[
+            sys.executable,
+            "-m",
+            "infra.clickhouse_http",
+            "--host",
+            s.host,
+            "--port",
+            str(port),
+            "--path",
+            str(root),
+        ],
         probe=lambda: _http_ok(f"{url}/?query=SELECT%201", expect="1"),
         data_dir=root,
     )
@@ -251,9 +305,20 @@ def embedded_postgres_part(s: StackSettings, data: Path) -> Part:
         name="postgres",
         port=port,
         url=f"{base}/{s.postgres_database}",
-        command=[str(bindir / "postgres"), "-D", str(root), "-p", str(port), "-h", s.host,
-                 # No unix socket: its path length limit bites in deep temp dirs.
-                 "-c", "unix_socket_directories=", "-c", "fsync=on"],
+        command=[
+            str(bindir / "postgres"),
+            "-D",
+            str(root),
+            "-p",
+            str(port),
+            "-h",
+            s.host,
+            # No unix socket: its path length limit bites in deep temp dirs.
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "fsync=on",
+        ],
         probe=probe,
         # PostgreSQL refuses to run as root; a dedicated system user owns the data dir.
         user=PG_SYSTEM_USER if os.geteuid() == 0 else None,

@@ -38,7 +38,9 @@ def reachable(dsn: str, timeout_s: int = 2) -> bool:
 def ensure_database(admin_dsn: str, database: str) -> None:
     """Create ``database`` when missing (CREATE DATABASE cannot run in a transaction)."""
     with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
         if exists is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
             log.info("created database name=%s", database)
@@ -67,8 +69,16 @@ def init_embedded(root: Path) -> None:
         root.chmod(0o700)
         user = PG_SYSTEM_USER
     result = subprocess.run(
-        [str(bindir / "initdb"), "-D", str(root), "--auth=trust", "--encoding=UTF8",
-         "--no-locale", "-U", "postgres"],
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(root),
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "-U",
+            "postgres",
+        ],
         capture_output=True,
         text=True,
         user=user,
@@ -82,8 +92,11 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", name],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
         return pwd.getpwnam(name)
 
 

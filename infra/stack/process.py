@@ -7,6 +7,7 @@ the process start time, so a pid that the OS has since reused is never mistaken 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -38,10 +39,8 @@ class PidRecord:
             proc = psutil.Process(self.pid)
             # create_time is the robust identity check; the cmdline may be rewritten by the
             # process itself (postgres does), so it is not compared.
-            return (
-                abs(proc.create_time() - self.create_time) < 1.0
-                and proc.status() != psutil.STATUS_ZOMBIE
-            )
+            same = abs(proc.create_time() - self.create_time) < 1.0
+            return bool(same and proc.status() != psutil.STATUS_ZOMBIE)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return False
 
@@ -132,7 +131,9 @@ def spawn(
     """Start ``cmd`` detached in its own session, output appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as out:
-        out.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(cmd)}\n".encode())
+        out.write(
+            f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting: {' '.join(cmd)}\n".encode()
+        )
         out.flush()
         proc = subprocess.Popen(
             list(cmd),
@@ -174,18 +175,14 @@ def stop(record: PidRecord, *, timeout_s: float = 20.0) -> bool:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int) -> None:
     # When the stack is driven in-process (tests), the part is our child: reap the zombie.
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def tail(path: Path, lines: int) -> str:

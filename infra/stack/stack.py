@@ -73,7 +73,7 @@ class Stack:
         except (OSError, ValueError):
             return {}
 
-    def _postgres_mode(self) -> tuple[str, str]:
+    def postgres_mode(self) -> tuple[str, str]:
         """('external'|'embedded', database DSN) as decided by the last ``up``."""
         state = self._state().get("postgres", {})
         if state.get("mode") == "external":
@@ -89,7 +89,7 @@ class Stack:
             "data_dir": str(self.data),
             "kafka_bootstrap": f"{s.host}:{s.ports.kafka}",
             "registry_url": f"http://{s.host}:{s.ports.schema_registry}",
-            "postgres_dsn": self._postgres_mode()[1],
+            "postgres_dsn": self.postgres_mode()[1],
             "mongo_uri": f"mongodb://{s.host}:{s.ports.mongo}/",
             "clickhouse_url": f"http://{s.host}:{s.ports.clickhouse}",
             "s3_endpoint": f"http://{s.host}:{s.ports.s3}",
@@ -252,7 +252,7 @@ class Stack:
     def status(self) -> list[ComponentStatus]:
         """Probe every part; never raises for an unhealthy part."""
         result: list[ComponentStatus] = []
-        mode, dsn = self._postgres_mode()
+        mode, dsn = self.postgres_mode()
         for name in self.names:
             if name == "postgres" and mode == "external":
                 result.append(self._external_pg_status(dsn))

@@ -1,0 +1,5 @@
+"""``python -m vidsight`` runs the CLI."""
+
+from vidsight.cli import main
+
+main()
