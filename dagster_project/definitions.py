@@ -4,8 +4,6 @@ Dagster discovers a module-level ``defs``; everything it holds is built by ``bui
 so importing the assets registers nothing by side effect.
 """
 
-from __future__ import annotations
-
 from dagster import (
     AssetExecutionContext,
     Definitions,

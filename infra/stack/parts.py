@@ -271,10 +271,28 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
     )
 
 
+_LOCATIONS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
+  name locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def _dagster_probe(url: str) -> None:
+    """The webserver answers and vidsight's code location loaded (not a PythonError)."""
+    resp = httpx.post(f"{url}/graphql", json={"query": _LOCATIONS_QUERY}, timeout=3.0)
+    resp.raise_for_status()
+    workspace = resp.json()["data"]["workspaceOrError"]
+    entries = workspace.get("locationEntries") or []
+    if not entries:
+        raise RuntimeError("no code location loaded yet")
+    for entry in entries:
+        loaded = entry.get("locationOrLoadError") or {}
+        if loaded.get("__typename") != "RepositoryLocation":
+            raise RuntimeError(f"code location {entry['name']} failed: {loaded.get('message')}")
+
+
 def dagster_part(s: StackSettings, data: Path, endpoints_env: dict[str, str]) -> Part:
-    webserver = _venv_bin("dagster-webserver")
-    if webserver is None:
-        raise MissingBinaryError("dagster", "the dagster-webserver command", "dagster-webserver")
+    dagster = _venv_bin("dagster")
+    if dagster is None or _venv_bin("dagster-webserver") is None:
+        raise MissingBinaryError("dagster", "the dagster command", "dagster-webserver")
     port = s.ports.dagster
     url = f"http://{s.host}:{port}"
     home = data / "dagster"
@@ -282,9 +300,19 @@ def dagster_part(s: StackSettings, data: Path, endpoints_env: dict[str, str]) ->
         name="dagster",
         port=port,
         url=url,
-        command=[webserver, "-h", s.host, "-p", str(port), "-m", "dagster_project.definitions"],
+        # `dagster dev` runs the webserver and the daemon (schedules, sensors) together.
+        command=[
+            dagster,
+            "dev",
+            "-h",
+            s.host,
+            "-p",
+            str(port),
+            "-m",
+            "dagster_project.definitions",
+        ],
         env={"DAGSTER_HOME": str(home), **endpoints_env},
-        probe=lambda: _http_ok(f"{url}/server_info"),
+        probe=lambda: _dagster_probe(url),
         data_dir=home,
     )
 

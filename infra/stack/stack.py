@@ -189,6 +189,11 @@ class Stack:
                 (self.data / "s3" / bucket).mkdir(parents=True, exist_ok=True)
         elif part.data_dir is not None:
             part.data_dir.mkdir(parents=True, exist_ok=True)
+        if part.name == "dagster" and part.data_dir is not None:
+            instance = part.data_dir / "dagster.yaml"
+            if not instance.exists():
+                # No telemetry: these machines reach nothing but package registries.
+                instance.write_text("telemetry:\n  enabled: false\n")
 
     def _start(self, part: p.Part) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **part.env}
