@@ -1,0 +1,85 @@
+"""``python -m infra.clickhouse_http``: serve a chDB directory over the ClickHouse HTTP interface.
+
+Runs until SIGTERM or SIGINT, then shuts down cleanly (in-flight requests finish, the engine
+is closed), so a restart on the same path finds every row that was inserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from infra.clickhouse_http.errors import EngineStartError
+from infra.clickhouse_http.server import ClickHouseHttpServer, ServerConfig
+
+log = logging.getLogger("infra.clickhouse_http")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.clickhouse_http", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8123, help="port to listen on (0: any)")
+    parser.add_argument("--path", type=Path, required=True, help="chDB data directory")
+    parser.add_argument("--display-name", help="X-ClickHouse-Server-Display-Name (host name)")
+    parser.add_argument("--user", default="default", help="the user clients must name")
+    parser.add_argument(
+        "--password",
+        help="require this password (default: accept any credentials, as a local stack does)",
+    )
+    parser.add_argument("--keep-alive-timeout", type=float, default=30.0, help="idle seconds")
+    parser.add_argument("--max-concurrent-queries", type=int, default=100)
+    parser.add_argument("--shutdown-grace", type=float, default=30.0, help="seconds to wait")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until a signal; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    config = ServerConfig(
+        path=args.path,
+        host=args.host,
+        port=args.port,
+        display_name=args.display_name,
+        user=args.user,
+        password=args.password,
+        keep_alive_timeout_s=args.keep_alive_timeout,
+        max_concurrent_queries=args.max_concurrent_queries,
+        shutdown_grace_s=args.shutdown_grace,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received signal=%s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        with ClickHouseHttpServer(config):
+            # Event.wait() without a timeout blocks signal delivery on some platforms; a
+            # short poll keeps the handlers responsive.
+            while not stop.wait(0.5):
+                pass
+    except EngineStartError as exc:
+        log.error("cannot start error=%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("cannot listen host=%s port=%d error=%s", args.host, args.port, exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

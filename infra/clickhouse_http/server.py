@@ -1,0 +1,342 @@
+"""The HTTP server: one thread per connection, HTTP/1.1 keep-alive, clean shutdown.
+
+Reading a request and writing its response happen on the connection's own thread, and chDB
+runs queries of different handles in parallel, so requests are served concurrently end to end.
+Shutdown stops accepting, closes idle keep-alive connections, waits for in-flight requests
+(bounded by ``shutdown_grace_s``), then closes sessions and the engine, so every INSERT that
+was answered is on disk when the process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from infra.clickhouse_http.body import RawBody
+from infra.clickhouse_http.engine import ChdbEngine
+from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
+from infra.clickhouse_http.executor import Executor, ExecutorConfig, Response
+from infra.clickhouse_http.protocol import parse_request
+from infra.clickhouse_http.sessions import SessionRegistry
+
+log = logging.getLogger(__name__)
+
+_STATIC_OK = {"/", "/ping", "/replicas_status"}  # ClickHouse's exact-URI "Ok." handlers
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Where the endpoint listens, where the data lives, and its limits."""
+
+    path: Path
+    host: str = "127.0.0.1"
+    port: int = 8123  # 0 picks a free port (see ClickHouseHttpServer.port)
+    display_name: str | None = None  # X-ClickHouse-Server-Display-Name; default: host name
+    user: str = "default"
+    password: str | None = None  # None: accept any credentials
+    keep_alive_timeout_s: float = 30.0
+    max_concurrent_queries: int = 100
+    default_session_timeout_s: int = 60
+    max_session_timeout_s: int = 3600
+    shutdown_grace_s: float = 30.0
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """Tracks connections and in-flight requests so that shutdown can be graceful."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], executor: Executor, config: ServerConfig):
+        self.executor = executor
+        self.config = config
+        self.sessions_expire: Callable[[], None] | None = None
+        self.state = threading.Condition()
+        self.busy: dict[socket.socket, bool] = {}  # connection -> a request is in flight
+        self.closing = False
+        self._last_expire = time.monotonic()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.state:
+            self.busy[request] = False
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.state:
+            self.busy.pop(request, None)
+            self.state.notify_all()
+        super().shutdown_request(request)
+
+    def service_actions(self) -> None:
+        # Runs between accept polls: expire idle sessions about once a second.
+        now = time.monotonic()
+        if self.sessions_expire is not None and now - self._last_expire > 1.0:
+            self._last_expire = now
+            self.sessions_expire()
+
+    def drain(self, grace_s: float) -> bool:
+        """Close idle connections and wait for in-flight requests; False on timeout."""
+        deadline = time.monotonic() + grace_s
+        with self.state:
+            self.closing = True
+            while True:
+                for conn, busy in list(self.busy.items()):
+                    if not busy:
+                        with contextlib.suppress(OSError):
+                            conn.shutdown(socket.SHUT_RDWR)
+                if not any(self.busy.values()):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.state.wait(min(left, 0.5))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the second waits for the
+    # client's delayed ACK (40 ms per response on Linux).
+    disable_nagle_algorithm = True
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Idle keep-alive connections (and stalled clients) are dropped after this long.
+        self.connection.settimeout(self.server.config.keep_alive_timeout_s)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def version_string(self) -> str:
+        return "vidsight-clickhouse-http"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http " + format, *args)
+
+    def _dispatch(self) -> None:
+        state = self.server.state
+        with state:
+            self.server.busy[self.connection] = True
+        try:
+            self._serve_one()
+        finally:
+            with state:
+                if self.connection in self.server.busy:
+                    self.server.busy[self.connection] = False
+                if self.server.closing:
+                    self.close_connection = True
+                state.notify_all()
+
+    def _serve_one(self) -> None:
+        method = self.command.upper()
+        target = self.path
+        if method in ("GET", "HEAD") and target in _STATIC_OK:
+            self._send(Response(200, [("Content-Type", "text/html; charset=UTF-8")], b"Ok.\n"))
+            return
+        executor = self.server.executor
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length")
+        if method == "POST" and not chunked and length is None:
+            self.close_connection = True  # cannot tell where a body would end
+            self._send(
+                executor.error_response(
+                    ClickHouseHttpError.of(
+                        ErrorCode.HTTP_LENGTH_REQUIRED,
+                        "The Transfer-Encoding is not chunked and there is no Content-Length "
+                        "header for POST request",
+                    )
+                )
+            )
+            return
+        raw = RawBody(self.rfile, int(length) if length and length.isdigit() else 0, chunked)
+        config = self.server.config
+        _, _, query_string = target.partition("?")
+        try:
+            request = parse_request(
+                method,
+                query_string,
+                headers,
+                default_session_timeout=config.default_session_timeout_s,
+                max_session_timeout=config.max_session_timeout_s,
+            )
+        except ClickHouseHttpError as exc:
+            response = executor.error_response(exc)
+        else:
+            response = executor.execute(request, raw)
+        try:
+            self._finish_body(raw)
+            self._send(response)
+        finally:
+            response.close()
+
+    def _finish_body(self, raw: RawBody) -> None:
+        """Read what the query did not, so the next request on the connection starts clean."""
+        try:
+            raw.drain()
+        except (ClickHouseHttpError, OSError):
+            self.close_connection = True
+
+    def _send(self, response: Response) -> None:
+        head_only = self.command.upper() == "HEAD"
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header(
+                "Keep-Alive", f"timeout={int(self.server.config.keep_alive_timeout_s)}"
+            )
+            if response.encoder is not None:
+                self.send_header("Content-Encoding", response.encoder[0])
+            if response.chunks is None:
+                self._send_whole(response, head_only)
+            else:
+                self._send_chunked(response, head_only)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError) as exc:
+            log.debug("client went away while the response was sent error=%s", exc)
+            self.close_connection = True
+
+    def _send_whole(self, response: Response, head_only: bool) -> None:
+        body: bytes | memoryview = response.body
+        if response.encoder is not None:
+            encoder = response.encoder[1]
+            body = encoder.encode(body) + encoder.finish()
+        size = body.nbytes if isinstance(body, memoryview) else len(body)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if not head_only and size:
+            self.wfile.write(body)
+
+    def _send_chunked(self, response: Response, head_only: bool) -> None:
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if head_only or response.chunks is None:
+            return
+        encoder = response.encoder[1] if response.encoder is not None else None
+        try:
+            for block in response.chunks:
+                self._write_chunk(encoder.encode(block) if encoder else block)
+            if encoder is not None:
+                self._write_chunk(encoder.finish())
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            raise
+        except Exception:
+            # Not a ClickHouse error (those are framed into the body): end the connection
+            # without the final chunk, so the client sees a truncated response, not success.
+            log.exception("response stream failed")
+            self.close_connection = True
+            return
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, data: bytes) -> None:
+        if data:  # an empty chunk would end the body
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+class ClickHouseHttpServer:
+    """The endpoint over one chDB directory, for programmatic use (tests, the stack).
+
+    ``start()`` opens the engine and serves on a background thread; ``stop()`` shuts down
+    cleanly. Also a context manager.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self._engine: ChdbEngine | None = None
+        self._sessions: SessionRegistry | None = None
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> None:
+        """Open the engine, bind the socket, serve in the background."""
+        engine = ChdbEngine(self.config.path)
+        sessions = SessionRegistry(engine.open)
+        executor = Executor(
+            engine,
+            sessions,
+            ExecutorConfig(
+                display_name=self.config.display_name or socket.gethostname(),
+                user=self.config.user,
+                password=self.config.password,
+                max_concurrent_queries=self.config.max_concurrent_queries,
+            ),
+        )
+        try:
+            httpd = _HttpServer((self.config.host, self.config.port), executor, self.config)
+        except OSError:
+            engine.close()
+            raise
+        httpd.sessions_expire = sessions.expire
+        self._engine, self._sessions, self._httpd = engine, sessions, httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="clickhouse-http"
+        )
+        self._thread.start()
+        log.info(
+            "clickhouse http listening host=%s port=%d path=%s version=%s",
+            self.config.host,
+            self.port,
+            self.config.path,
+            engine.version,
+        )
+
+    def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, close sessions and the engine."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+        if not httpd.drain(self.config.shutdown_grace_s):
+            log.warning("requests still running after grace_s=%.0f", self.config.shutdown_grace_s)
+        httpd.server_close()
+        if self._sessions is not None:
+            self._sessions.close_all()
+        if self._engine is not None:
+            self._engine.close()
+        log.info("clickhouse http stopped path=%s", self.config.path)
+
+    def __enter__(self) -> ClickHouseHttpServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(
+    host: str,
+    port: int,
+    path: str | Path,
+    ready_event: threading.Event | None = None,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Serve until stop_event is set (forever without one), then shut down cleanly."""
+    stop = stop_event or threading.Event()
+    with ClickHouseHttpServer(ServerConfig(path=Path(path), host=host, port=port)):
+        if ready_event is not None:
+            ready_event.set()
+        stop.wait()
