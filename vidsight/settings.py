@@ -164,15 +164,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _stack_file_values(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Endpoint values a running local stack wrote, restricted to fields the model has."""
+    """Values a local stack wrote at ``up`` (its endpoints, host and ports), for fields we have."""
     path = data_dir / STACK_FILE
     if not path.is_file():
         return {}
     try:
-        endpoints = json.loads(path.read_text())["endpoints"]
-    except (OSError, ValueError, KeyError, TypeError):
+        state = json.loads(path.read_text())
+        values = {**state.get("endpoints", {}), **state.get("settings", {})}
+    except (OSError, ValueError, TypeError, AttributeError):
         return {}
-    return {k: v for k, v in endpoints.items() if k in fields}
+    return {k: v for k, v in values.items() if k in fields}
 
 
 def format_validation_error(exc: ValidationError, *, source: str) -> str:

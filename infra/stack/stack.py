@@ -73,23 +73,23 @@ class Stack:
         except (OSError, ValueError):
             return {}
 
-    def postgres_mode(self) -> tuple[str, str]:
+    def postgres_mode(self, state: dict[str, Any] | None = None) -> tuple[str, str]:
         """('external'|'embedded', database DSN) as decided by the last ``up``."""
-        state = self._state().get("postgres", {})
+        state = (self._state() if state is None else state).get("postgres", {})
         if state.get("mode") == "external":
             return "external", str(state["dsn"])
         s = self.settings
         dsn = f"postgresql://postgres@{s.host}:{s.ports.postgres}/{s.postgres_database}"
         return "embedded", dsn
 
-    def endpoints(self) -> dict[str, str]:
+    def endpoints(self, state: dict[str, Any] | None = None) -> dict[str, str]:
         """Endpoint settings (field names of ``vidsight.settings.Endpoints``) for clients."""
         s = self.settings
         return {
             "data_dir": str(self.data),
             "kafka_bootstrap": f"{s.host}:{s.ports.kafka}",
             "registry_url": f"http://{s.host}:{s.ports.schema_registry}",
-            "postgres_dsn": self.postgres_mode()[1],
+            "postgres_dsn": self.postgres_mode(state)[1],
             "mongo_uri": f"mongodb://{s.host}:{s.ports.mongo}/",
             "clickhouse_url": f"http://{s.host}:{s.ports.clickhouse}",
             "s3_endpoint": f"http://{s.host}:{s.ports.s3}",
@@ -176,7 +176,7 @@ class Stack:
             state["postgres"] = {"mode": "embedded"}
         state["parts"] = self.names
         state["settings"] = {"host": self.settings.host, "ports": self.settings.ports.model_dump()}
-        state["endpoints"] = self.endpoints()
+        state["endpoints"] = self.endpoints(state)
         tmp = self.data / (STACK_FILE + ".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.data / STACK_FILE)

@@ -252,9 +252,9 @@ def test_data_survives_down_up_with_embedded_postgres(
     try:
         ep = stack.endpoints()
         assert stack.postgres_mode()[0] == "embedded"
-        AdminClient({"bootstrap.servers": ep["kafka_bootstrap"]}).create_topics(
-            [NewTopic("persist", num_partitions=1, replication_factor=1)]
-        )["persist"].result(30)
+        admin = AdminClient({"bootstrap.servers": ep["kafka_bootstrap"]})
+        topic = NewTopic("persist", num_partitions=1, replication_factor=1)
+        admin.create_topics([topic])["persist"].result(30)
         prod = Producer({"bootstrap.servers": ep["kafka_bootstrap"]})
         for i in range(3):
             prod.produce("persist", key=b"cam", value=f"m{i}".encode())

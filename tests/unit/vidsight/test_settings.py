@@ -91,3 +91,8 @@ def test_settings_are_frozen_and_secrets_hidden(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="frozen"):
         s.host = "0.0.0.0"  # type: ignore[misc]
     assert "vidsight-local-secret" not in repr(s)
+
+
+def test_stack_file_supplies_ports_for_stack_commands(tmp_path: Path) -> None:
+    (tmp_path / "stack.json").write_text(json.dumps({"settings": {"ports": {"dagster": 13000}}}))
+    assert load(StackSettings, data_dir=tmp_path).ports.dagster == 13000

@@ -1,0 +1,218 @@
+"""Typed records of the compacted configuration topics (cameras and sensors).
+
+A ``None`` value on those topics is a tombstone (delete); the serde maps tombstones to
+``None`` in both directions, these classes only describe live definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from schemas.records.enums import DetectorKind, DirectionFilter, SensorKind, Severity
+from schemas.records.geometry import Point
+
+OptionValue = None | bool | int | float | str | tuple[str, ...]
+"""A detector option value: what the Avro map's value union can hold."""
+
+
+def _no_options() -> Mapping[str, OptionValue]:
+    return MappingProxyType({})
+
+
+def _option_to_avro(value: OptionValue) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _option_from_avro(value: object) -> OptionValue:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"unsupported detector option value {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetectorSpec:
+    """Detector plugin of a camera and its options (the YAML detector block minus kind)."""
+
+    kind: DetectorKind
+    options: Mapping[str, OptionValue] = field(default_factory=_no_options)
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum."""
+        return {
+            "kind": self.kind,
+            "options": {k: _option_to_avro(v) for k, v in self.options.items()},
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> DetectorSpec:
+        """Build from an Avro datum."""
+        options = {k: _option_from_avro(v) for k, v in data["options"].items()}
+        return cls(kind=DetectorKind(data["kind"]), options=MappingProxyType(options))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CameraConfig:
+    """The definition of one camera."""
+
+    SCHEMA: ClassVar[str] = "CameraConfig"
+
+    camera_id: str
+    name: str
+    source: str
+    fps: float
+    detector: DetectorSpec
+    enabled: bool = True
+    updated_ts: int
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum."""
+        return {
+            "camera_id": self.camera_id,
+            "name": self.name,
+            "source": self.source,
+            "fps": self.fps,
+            "detector": self.detector.to_avro(),
+            "enabled": self.enabled,
+            "updated_ts": self.updated_ts,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> CameraConfig:
+        """Build from an Avro datum."""
+        return cls(
+            camera_id=data["camera_id"],
+            name=data["name"],
+            source=data["source"],
+            fps=data["fps"],
+            detector=DetectorSpec.from_avro(data["detector"]),
+            enabled=data["enabled"],
+            updated_ts=data["updated_ts"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A daily window [start_min, end_min) in minutes after local midnight; may wrap."""
+
+    start_min: int
+    end_min: int
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum."""
+        return {"start_min": self.start_min, "end_min": self.end_min}
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> TimeWindow:
+        """Build from an Avro datum."""
+        return cls(data["start_min"], data["end_min"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """When a sensor is active: ISO weekdays (1 = Monday) and daily windows, in a timezone."""
+
+    days: tuple[int, ...] = ()
+    hours: tuple[TimeWindow, ...] = ()
+    timezone: str = "UTC"
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum."""
+        return {
+            "days": list(self.days),
+            "hours": [w.to_avro() for w in self.hours],
+            "timezone": self.timezone,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Schedule:
+        """Build from an Avro datum."""
+        return cls(
+            days=tuple(data["days"]),
+            hours=tuple(TimeWindow.from_avro(w) for w in data["hours"]),
+            timezone=data["timezone"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SensorConfig:
+    """The definition of one sensor rule."""
+
+    SCHEMA: ClassVar[str] = "SensorConfig"
+
+    sensor_id: str
+    camera_id: str
+    name: str | None = None
+    kind: SensorKind
+    points: tuple[Point, ...]
+    direction: DirectionFilter = DirectionFilter.BOTH
+    labels: tuple[str, ...] = ()
+    min_score: float = 0.0
+    min_area: float | None = None
+    max_area: float | None = None
+    min_ratio: float | None = None
+    max_ratio: float | None = None
+    seconds: float | None = None
+    schedule: Schedule | None = None
+    severity: Severity = Severity.MEDIUM
+    group_gap_s: float = 30.0
+    inertia_frames: int = 1
+    occupancy_threshold: int | None = None
+    enabled: bool = True
+    updated_ts: int
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum."""
+        return {
+            "sensor_id": self.sensor_id,
+            "camera_id": self.camera_id,
+            "name": self.name,
+            "kind": self.kind,
+            "points": [p.to_avro() for p in self.points],
+            "direction": self.direction,
+            "labels": list(self.labels),
+            "min_score": self.min_score,
+            "min_area": self.min_area,
+            "max_area": self.max_area,
+            "min_ratio": self.min_ratio,
+            "max_ratio": self.max_ratio,
+            "seconds": self.seconds,
+            "schedule": None if self.schedule is None else self.schedule.to_avro(),
+            "severity": self.severity,
+            "group_gap_s": self.group_gap_s,
+            "inertia_frames": self.inertia_frames,
+            "occupancy_threshold": self.occupancy_threshold,
+            "enabled": self.enabled,
+            "updated_ts": self.updated_ts,
+        }
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> SensorConfig:
+        """Build from an Avro datum."""
+        schedule = data["schedule"]
+        return cls(
+            sensor_id=data["sensor_id"],
+            camera_id=data["camera_id"],
+            name=data["name"],
+            kind=SensorKind(data["kind"]),
+            points=tuple(Point.from_avro(p) for p in data["points"]),
+            direction=DirectionFilter(data["direction"]),
+            labels=tuple(data["labels"]),
+            min_score=data["min_score"],
+            min_area=data["min_area"],
+            max_area=data["max_area"],
+            min_ratio=data["min_ratio"],
+            max_ratio=data["max_ratio"],
+            seconds=data["seconds"],
+            schedule=None if schedule is None else Schedule.from_avro(schedule),
+            severity=Severity(data["severity"]),
+            group_gap_s=data["group_gap_s"],
+            inertia_frames=data["inertia_frames"],
+            occupancy_threshold=data["occupancy_threshold"],
+            enabled=data["enabled"],
+            updated_ts=data["updated_ts"],
+        )

@@ -1,0 +1,84 @@
+"""Avro enums as ``StrEnum``: members compare equal to their symbol, so they go to fastavro as is.
+
+Every enum ends with ``UNKNOWN``, the Avro enum default: a reader whose schema predates a new
+symbol decodes it as ``unknown`` instead of failing, so symbols can be added without breaking
+old consumers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SensorEventKind(StrEnum):
+    """What a sensor rule saw."""
+
+    ZONE_ENTER = "zone_enter"
+    ZONE_EXIT = "zone_exit"
+    LINE_CROSS = "line_cross"
+    LOITER = "loiter"
+    OCCUPANCY = "occupancy"
+    UNKNOWN = "unknown"
+
+
+class CrossingDirection(StrEnum):
+    """Direction of a tripwire crossing; side a is where cross(P1 - P0, p - P0) > 0."""
+
+    A_TO_B = "a_to_b"
+    B_TO_A = "b_to_a"
+    UNKNOWN = "unknown"
+
+
+class DirectionFilter(StrEnum):
+    """Which tripwire crossings a sensor counts."""
+
+    BOTH = "both"
+    A_TO_B = "a_to_b"
+    B_TO_A = "b_to_a"
+    UNKNOWN = "unknown"
+
+
+class SensorKind(StrEnum):
+    """Kind of sensor rule."""
+
+    ZONE = "zone"
+    TRIPWIRE = "tripwire"
+    LOITERING = "loitering"
+    AOI = "aoi"
+    UNKNOWN = "unknown"
+
+
+class AlertLifecycle(StrEnum):
+    """Lifecycle step of an alert message."""
+
+    NEW = "new"
+    UPDATE = "update"
+    END = "end"
+    UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    """Alert severity."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+
+class Verdict(StrEnum):
+    """Operator verdict on an alert."""
+
+    TRUE_POSITIVE = "true_positive"
+    FALSE_POSITIVE = "false_positive"
+    UNKNOWN = "unknown"
+
+
+class DetectorKind(StrEnum):
+    """Detector plugin."""
+
+    MOTION = "motion"
+    HOG = "hog"
+    ONNX = "onnx"
+    UNKNOWN = "unknown"
