@@ -305,3 +305,13 @@ def test_data_survives_down_up_with_embedded_postgres(
         assert s3.get_object(Bucket=ep["s3_bucket"], Key="kept.txt")["Body"].read() == b"s3"
     finally:
         stack.down()
+
+
+def test_logs_show_each_parts_log(stack) -> None:
+    one = _vidsight("logs", "kafka", "-n", "200", env=stack.env())
+    assert one.returncode == 0
+    assert "starting:" in one.stdout and "tansu" in one.stdout
+    every = _vidsight("logs", "-n", "3", env=stack.env())
+    assert "==> s3 <==" in every.stdout and "==> clickhouse <==" in every.stdout
+    bad = _vidsight("logs", "nope", env=stack.env())
+    assert bad.returncode == 2 and "unknown part 'nope'" in bad.stderr
