@@ -1,0 +1,388 @@
+"""``vidsight edge ...`` and ``vidsight cameras ...``: run the edge, simulate, apply configs.
+
+Two click groups, ``edge`` and ``cameras``, attached to the ``vidsight`` group by the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType, MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from vidsight import settings as cfg
+
+if TYPE_CHECKING:
+    from producers.config import Camera
+    from producers.runner import RunReport
+    from producers.settings import EdgeSettings
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+_DATA_DIR = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
+)
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> EdgeSettings:
+    from producers.settings import EdgeSettings
+
+    root = ctx.find_root().obj or {}
+    return cfg.load(EdgeSettings, config_file=root.get("config"), **overrides)
+
+
+def _install_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"signal {signal.Signals(signum).name}: stopping cameras and draining")
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _print_report(report: RunReport, as_json: bool) -> None:
+    cams = report.cameras
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+        return
+    table = Table(title="edge run", title_justify="left")
+    for col in (
+        "camera",
+        "state",
+        "decoded",
+        "sampled",
+        "analysed",
+        "objects",
+        "events",
+        "reconnects",
+        "error",
+    ):
+        table.add_column(col)
+    for c in cams:
+        colour = {"failed": "red", "reconnecting": "yellow"}.get(c.state, "green")
+        table.add_row(
+            c.camera_id,
+            f"[{colour}]{c.state}[/]",
+            str(c.frames_decoded),
+            str(c.frames_sampled),
+            str(c.frames_analysed),
+            str(c.objects),
+            str(c.events),
+            str(c.reconnects),
+            c.error or "",
+        )
+    console.print(table)
+    ev = report.events
+    console.print(
+        f"events: delivered {report.delivered}, still spooled {ev.pending_records}, "
+        f"evicted {ev.evicted_records}"
+        + ("" if report.drained else " [yellow](not drained: kept for the next run)[/]")
+    )
+    if report.evidence is not None:
+        console.print(
+            f"evidence: uploaded {report.evidence_uploaded}, still spooled "
+            f"{report.evidence.pending_records}, evicted {report.evidence.evicted_records}"
+        )
+
+
+def _run(
+    settings: EdgeSettings, cameras: Sequence[Camera], duration: float | None, as_json: bool
+) -> None:
+    from producers.runner import EdgeRunner
+
+    stop = threading.Event()
+    _install_signals(stop)
+    report = EdgeRunner(settings, cameras).run(duration_s=duration, stop=stop)
+    _print_report(report, as_json)
+    if report.failed or not report.drained:
+        sys.exit(1)
+
+
+# ---- vidsight edge ------------------------------------------------------------------------------
+
+
+@click.group()
+def edge() -> None:
+    """The edge producer: cameras -> events on Kafka, evidence in S3."""
+
+
+_RUN_OPTIONS = [
+    _DATA_DIR,
+    click.option(
+        "--spool-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="store-and-forward directory (default <data-dir>/edge-spool)",
+    ),
+    click.option("--metrics-port", type=int, default=None, help="serve Prometheus /metrics"),
+    click.option(
+        "--drain-timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for spooled events at the end of a finite run",
+    ),
+    click.option("--duration", type=float, default=None, help="stop after this many seconds"),
+    click.option("--json", "as_json", is_flag=True, help="print the run report as JSON"),
+]
+
+
+def _run_options(fn: Any) -> Any:
+    for option in reversed(_RUN_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@edge.command("run")
+@click.option(
+    "--config",
+    "-c",
+    "cameras_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="cameras YAML file",
+)
+@click.option("--camera", "only", multiple=True, help="run only these camera ids (repeatable)")
+@_run_options
+@click.pass_context
+def edge_run(
+    ctx: click.Context,
+    *,
+    cameras_file: Path,
+    only: tuple[str, ...],
+    data_dir: Path | None,
+    spool_dir: Path | None,
+    metrics_port: int | None,
+    drain_timeout: float | None,
+    duration: float | None,
+    as_json: bool,
+) -> None:
+    """Run the cameras of a YAML file (ends when every finite source has been drained)."""
+    from producers.config import load_cameras
+
+    cameras = load_cameras(cameras_file)
+    if only:
+        unknown = set(only) - {c.camera_id for c in cameras}
+        if unknown:
+            raise click.BadParameter(
+                f"not in {cameras_file}: {sorted(unknown)}", param_hint="--camera"
+            )
+        cameras = [c for c in cameras if c.camera_id in only]
+    settings = _settings(
+        ctx,
+        data_dir=data_dir,
+        spool_dir=spool_dir,
+        metrics_port=metrics_port,
+        drain_timeout_s=drain_timeout,
+    )
+    _run(settings, cameras, duration, as_json)
+
+
+@edge.command("simulate")
+@click.option("--cameras", "count", type=click.IntRange(1, 10_000), default=4, show_default=True)
+@click.option("--fps", type=float, default=5.0, show_default=True, help="analysis fps")
+@click.option(
+    "--scene-duration", type=float, default=None, help="scene seconds per camera (default: endless)"
+)
+@click.option(
+    "--realtime/--fast",
+    default=True,
+    show_default=True,
+    help="pace frames to the wall clock, or render as fast as possible",
+)
+@click.option(
+    "--detector",
+    type=click.Choice(["ground_truth", "motion"]),
+    default="ground_truth",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the first camera")
+@click.option("--prefix", default="sim", show_default=True, help="camera id prefix")
+@click.option("--size", default="640x360", show_default=True, help="frame WIDTHxHEIGHT")
+@_run_options
+@click.pass_context
+def edge_simulate(
+    ctx: click.Context,
+    *,
+    count: int,
+    fps: float,
+    scene_duration: float | None,
+    realtime: bool,
+    detector: str,
+    seed: int,
+    prefix: str,
+    size: str,
+    data_dir: Path | None,
+    spool_dir: Path | None,
+    metrics_port: int | None,
+    drain_timeout: float | None,
+    duration: float | None,
+    as_json: bool,
+) -> None:
+    """Run N synthetic cameras (deterministic scenes, seeds seed..seed+N-1)."""
+    cameras = simulated_cameras(
+        count,
+        fps=fps,
+        scene_duration=scene_duration,
+        realtime=realtime,
+        detector=detector,
+        seed=seed,
+        prefix=prefix,
+        size=size,
+    )
+    settings = _settings(
+        ctx,
+        data_dir=data_dir,
+        spool_dir=spool_dir,
+        metrics_port=metrics_port,
+        drain_timeout_s=drain_timeout,
+    )
+    _run(settings, cameras, duration, as_json)
+
+
+def simulated_cameras(
+    count: int,
+    *,
+    fps: float = 5.0,
+    scene_duration: float | None = None,
+    realtime: bool = True,
+    detector: str = "ground_truth",
+    seed: int = 0,
+    prefix: str = "sim",
+    size: str = "640x360",
+) -> list[Camera]:
+    """The cameras ``edge simulate`` runs."""
+    from producers.config import Camera
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(
+            f"expected WIDTHxHEIGHT, got {size!r}", param_hint="--size"
+        ) from None
+    extra = f"&duration={scene_duration}" if scene_duration is not None else ""
+    return [
+        Camera(
+            camera_id=f"{prefix}-{i}",
+            name=f"Synthetic camera {i}",
+            source=(
+                f"synthetic:crossing?seed={seed + i}&width={width}&height={height}"
+                f"&realtime={str(realtime).lower()}{extra}"
+            ),
+            fps=fps,
+            detector_kind=detector,
+            detector_options=MappingProxyType({}),
+        )
+        for i in range(count)
+    ]
+
+
+@edge.command("drain")
+@_run_options
+@click.pass_context
+def edge_drain(
+    ctx: click.Context,
+    *,
+    data_dir: Path | None,
+    spool_dir: Path | None,
+    metrics_port: int | None,
+    drain_timeout: float | None,
+    duration: float | None,
+    as_json: bool,
+) -> None:
+    """Deliver what an earlier run left in the spool, then exit."""
+    settings = _settings(
+        ctx,
+        data_dir=data_dir,
+        spool_dir=spool_dir,
+        metrics_port=metrics_port,
+        drain_timeout_s=drain_timeout,
+    )
+    _run(settings, [], duration, as_json)
+
+
+@edge.command("spool")
+@_DATA_DIR
+@click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.pass_context
+def edge_spool(ctx: click.Context, data_dir: Path | None, spool_dir: Path | None) -> None:
+    """Show how much is waiting in the spools (the edge must not be running)."""
+    from producers.spool import Spool
+
+    settings = _settings(ctx, data_dir=data_dir, spool_dir=spool_dir)
+    table = Table(title=f"spools in {settings.spool_path}", title_justify="left")
+    for col in ("spool", "pending records", "pending bytes", "segments"):
+        table.add_column(col)
+    for name in ("events", "evidence"):
+        path = settings.spool_path / name
+        if not path.is_dir():
+            table.add_row(name, "0", "0", "0")
+            continue
+        spool = Spool(path, name=name)
+        st = spool.stats()
+        spool.close()
+        table.add_row(name, str(st.pending_records), str(st.pending_bytes), str(st.segments))
+    console.print(table)
+
+
+# ---- vidsight cameras ---------------------------------------------------------------------------
+
+
+@click.group()
+def cameras() -> None:
+    """Camera definitions (the vidsight.config.cameras topic)."""
+
+
+@cameras.command("validate")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def cameras_validate(path: Path) -> None:
+    """Check a cameras YAML file without publishing anything."""
+    from producers.config import load_cameras
+
+    found = load_cameras(path)
+    console.print(f"{path}: {len(found)} camera(s) valid")
+
+
+@cameras.command("apply")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_DATA_DIR
+@click.option("--dry-run", is_flag=True, help="validate and show, publish nothing")
+@click.pass_context
+def cameras_apply(ctx: click.Context, path: Path, data_dir: Path | None, dry_run: bool) -> None:
+    """Publish the cameras of a YAML file to vidsight.config.cameras (keyed by camera id)."""
+    from producers.config import load_cameras, to_record
+    from schemas.records import now_micros
+
+    now = now_micros()
+    records = [to_record(c, now) for c in load_cameras(path)]
+    table = Table(title=f"cameras in {path}", title_justify="left")
+    for col in ("camera", "name", "source", "fps", "detector", "enabled"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(
+            r.camera_id,
+            r.name,
+            r.source,
+            f"{r.fps:g}",
+            str(r.detector.kind),
+            "yes" if r.enabled else "no",
+        )
+    console.print(table)
+    if dry_run:
+        console.print("dry run: nothing published")
+        return
+    from producers.publish import publish_camera_configs
+
+    settings = _settings(ctx, data_dir=data_dir)
+    publish_camera_configs(settings, records)
+    console.print(f"published {len(records)} camera config(s) to vidsight.config.cameras")

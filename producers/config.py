@@ -1,0 +1,249 @@
+"""The cameras YAML file: parse, validate, and turn into ``CameraConfig`` records.
+
+The file shape is DESIGN.md's (a ``cameras`` list; a ``sensors`` list may sit in the same file
+and is left to the stream processors)::
+
+    cameras:
+      - id: gate-1
+        name: Main gate
+        source: rtsp://10.0.0.5/stream1   # or url:; file:///v.mp4?loop=true; synthetic:crossing
+        fps: 5
+        detector: {kind: motion, min_area: 0.002}
+        enabled: true
+
+Errors name the file, the line and the key, say what was wrong and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from producers.detectors.factory import DETECTOR_KINDS, split_options
+from producers.errors import CameraFileError, DetectorError, SourceError
+from producers.sources.factory import parse_source
+from schemas.records import CameraConfig, DetectorKind, DetectorSpec, OptionValue
+
+CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class DetectorBlock(BaseModel):
+    """A camera's ``detector:`` block: ``kind`` plus that plugin's options."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    kind: str = Field("motion", description=f"one of {', '.join(DETECTOR_KINDS)}")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Everything but ``kind``."""
+        return dict(self.model_extra or {})
+
+
+class CameraEntry(BaseModel):
+    """One camera of the YAML file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    id: str = Field(description="camera id: letters, digits, '.', '_', '-' (max 64)")
+    name: str | None = Field(None, description="human-readable name (default: the id)")
+    source: str | None = Field(None, description="rtsp://, http(s)://, file:// or synthetic:")
+    url: str | None = Field(None, description="alias of source")
+    fps: float = Field(5.0, gt=0, le=60, description="analysis frames per second")
+    detector: DetectorBlock = Field(default_factory=DetectorBlock, description="detector")
+    enabled: bool = Field(True, description="false keeps the definition but does not watch")
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not CAMERA_ID.match(value):
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_source(self) -> CameraEntry:
+        if (self.source is None) == (self.url is None):
+            raise ValueError("give exactly one of source or url")
+        try:
+            parse_source(self.source_url)
+        except SourceError as exc:
+            raise ValueError(str(exc)) from exc
+        try:
+            split_options(self.detector.kind, self.detector.options)
+        except DetectorError as exc:
+            raise ValueError(str(exc)) from exc
+        for key, value in self.detector.options.items():
+            if _option_value(value) is _BAD:
+                raise ValueError(f"detector option {key} must be a scalar or a list of strings")
+        return self
+
+    @property
+    def source_url(self) -> str:
+        """The source, whichever key gave it."""
+        return self.source or self.url or ""
+
+
+class CamerasFile(BaseModel):
+    """The whole file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cameras: list[CameraEntry] = Field(default_factory=list, description="the cameras")
+    sensors: list[Any] = Field(default_factory=list, description="(read by stream processors)")
+
+    @model_validator(mode="after")
+    def _unique(self) -> CamerasFile:
+        seen: set[str] = set()
+        for cam in self.cameras:
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} appears twice")
+            seen.add(cam.id)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    """A validated camera, as the edge runs it."""
+
+    camera_id: str
+    name: str
+    source: str
+    fps: float
+    detector_kind: str
+    detector_options: Mapping[str, Any]
+    enabled: bool = True
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_cameras_text(text: str, origin: str = "<cameras>") -> list[Camera]:
+    """Validate a cameras YAML document; CameraFileError names file, line and key."""
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise CameraFileError(f"{origin}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CameraFileError(f"{origin}: expected a mapping with a 'cameras' list")
+    try:
+        parsed = CamerasFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{origin}: invalid cameras file:"]
+        for err in exc.errors():
+            loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function"))]
+            key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc) or "<root>"
+            line = _line_of(root, loc)
+            where = f"line {line}: " if line else ""
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {where}{key}: {msg}")
+        raise CameraFileError("\n".join(lines)) from exc
+    return [
+        Camera(
+            camera_id=c.id,
+            name=c.name or c.id,
+            source=c.source_url,
+            fps=c.fps,
+            detector_kind=c.detector.kind,
+            detector_options=MappingProxyType(_options(c.id, c.detector.options)),
+            enabled=c.enabled,
+        )
+        for c in parsed.cameras
+    ]
+
+
+def load_cameras(path: Path) -> list[Camera]:
+    """Read and validate a cameras YAML file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CameraFileError(f"cannot read cameras file {path}: {exc}") from exc
+    return load_cameras_text(text, str(path))
+
+
+_BAD = object()
+
+
+def _option_value(value: Any) -> OptionValue | object:
+    """The value as a CameraConfig option (lists become tuples), or ``_BAD``."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return _BAD
+
+
+def _options(camera_id: str, options: Mapping[str, Any]) -> dict[str, OptionValue]:
+    out: dict[str, OptionValue] = {}
+    for key, value in options.items():
+        converted = _option_value(value)
+        if converted is _BAD:
+            raise CameraFileError(
+                f"camera {camera_id}: detector option {key} must be a scalar or a list of strings"
+            )
+        out[key] = converted  # type: ignore[assignment]
+    return out
+
+
+def to_record(camera: Camera, updated_ts: int) -> CameraConfig:
+    """The ``CameraConfig`` event of a camera.
+
+    Detector kinds the Avro enum does not know yet (``ground_truth``) are published as
+    ``unknown`` with the plugin name in the ``plugin`` option, so nothing is lost.
+    """
+    options = _options(camera.camera_id, camera.detector_options)
+    try:
+        kind = DetectorKind(camera.detector_kind)
+    except ValueError:
+        kind = DetectorKind.UNKNOWN
+        options["plugin"] = camera.detector_kind
+    return CameraConfig(
+        camera_id=camera.camera_id,
+        name=camera.name,
+        source=camera.source,
+        fps=camera.fps,
+        detector=DetectorSpec(kind=kind, options=MappingProxyType(options)),
+        enabled=camera.enabled,
+        updated_ts=updated_ts,
+    )
+
+
+def from_record(record: CameraConfig) -> Camera:
+    """The camera a ``CameraConfig`` event describes (inverse of ``to_record``)."""
+    options = dict(record.detector.options)
+    kind = str(record.detector.kind)
+    if record.detector.kind == DetectorKind.UNKNOWN and isinstance(options.get("plugin"), str):
+        kind = str(options.pop("plugin"))
+    return Camera(
+        camera_id=record.camera_id,
+        name=record.name,
+        source=record.source,
+        fps=record.fps,
+        detector_kind=kind,
+        detector_options=MappingProxyType(options),
+        enabled=record.enabled,
+    )

@@ -1,0 +1,68 @@
+"""The outbox: encodes a camera's events and appends them to the event spool.
+
+Camera threads call ``publish``; the ``KafkaForwarder`` sends what lands in the spool. The
+Avro encoding is the serde's own (``schemas.serde``), done without a registry: the Confluent
+header is added at send time, see ``producers.events``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from producers.events import SchemaStash, SpooledEvent, encode_event
+from producers.pipeline import FrameOutcome
+from producers.spool import Spool
+from schemas import catalog
+from schemas.records import Detections, FrameRef, now_micros
+from schemas.serde import InMemorySchemaResolver, Serde
+
+_HEADER = 5
+
+
+class EventOutbox:
+    """Thread-safe appender of FrameRef and Detections events."""
+
+    def __init__(self, spool: Spool, stash_dir: Path) -> None:
+        self.spool = spool
+        self.stash = SchemaStash(stash_dir)
+        serde = Serde(InMemorySchemaResolver())
+        self._frames = serde.topic(catalog.FRAMES, FrameRef)
+        self._detections = serde.topic(catalog.DETECTIONS, Detections)
+        self._fp_frames = self.stash.add(catalog.schema_text("FrameRef"))
+        self._fp_detections = self.stash.add(catalog.schema_text("Detections"))
+        self._lock = threading.Lock()
+        self.appended = 0
+
+    def publish(self, outcome: FrameOutcome) -> int:
+        """Spool the frame's events (FrameRef first); returns how many were spooled."""
+        key = outcome.frame.camera_id.encode()
+        now = now_micros()
+        payloads = [
+            encode_event(
+                SpooledEvent(
+                    catalog.FRAMES,
+                    key,
+                    self._fp_frames,
+                    self._frames.encode(outcome.frame)[_HEADER:],
+                    now,
+                )
+            )
+        ]
+        if outcome.detections is not None:
+            payloads.append(
+                encode_event(
+                    SpooledEvent(
+                        catalog.DETECTIONS,
+                        key,
+                        self._fp_detections,
+                        self._detections.encode(outcome.detections)[_HEADER:],
+                        now,
+                    )
+                )
+            )
+        # One write keeps a frame's events adjacent in the spool.
+        self.spool.append_many(payloads)
+        with self._lock:
+            self.appended += len(payloads)
+        return len(payloads)

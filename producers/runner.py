@@ -1,0 +1,183 @@
+"""One edge process: many cameras, one event spool + forwarder, one evidence store.
+
+``EdgeRunner.run`` starts a worker thread per enabled camera and returns when every camera
+has ended (finite sources: files without loop, synthetic scenes with a duration), when
+``duration_s`` has passed, or when ``stop`` is set (SIGINT/SIGTERM in the CLI). It then waits
+up to ``drain_timeout_s`` for the spools to be delivered and reports what happened. What
+could not be delivered stays in the spool for the next run: a run with no cameras just
+drains.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from producers.camera import CameraStatus, CameraWorker
+from producers.config import Camera
+from producers.detectors.onnx import ModelPool
+from producers.evidence_store import S3EvidenceStore, s3_client
+from producers.forwarder import KafkaForwarder
+from producers.metrics import EdgeMetrics
+from producers.outbox import EventOutbox
+from producers.settings import EdgeSettings
+from producers.spool import Spool
+from producers.spool_format import SpoolStats
+from schemas.serde import RegistryResolver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """The outcome of a run, for the CLI summary and tests."""
+
+    cameras: tuple[CameraStatus, ...]
+    events: SpoolStats
+    evidence: SpoolStats | None
+    delivered: int
+    evidence_uploaded: int
+    drained: bool
+    elapsed_s: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "cameras": [asdict(c) for c in self.cameras],
+            "events": asdict(self.events),
+            "evidence": None if self.evidence is None else asdict(self.evidence),
+            "delivered": self.delivered,
+            "evidence_uploaded": self.evidence_uploaded,
+            "drained": self.drained,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    @property
+    def failed(self) -> tuple[CameraStatus, ...]:
+        """Cameras that ended on an error."""
+        return tuple(c for c in self.cameras if c.state == "failed")
+
+
+class EdgeRunner:
+    """Builds and runs the edge for a list of cameras."""
+
+    def __init__(
+        self, settings: EdgeSettings, cameras: Sequence[Camera], metrics: EdgeMetrics | None = None
+    ) -> None:
+        self.settings = settings
+        self.cameras = [c for c in cameras if c.enabled]
+        self.metrics = metrics or EdgeMetrics()
+        self.workers: list[CameraWorker] = []
+
+    def _spool(self, name: str, max_bytes: int) -> Spool:
+        s = self.settings
+        return Spool(
+            s.spool_path / name,
+            max_bytes=max_bytes,
+            segment_bytes=s.spool_segment_bytes,
+            fsync=s.spool_fsync,
+            fsync_interval_s=s.spool_fsync_interval_s,
+            name=name,
+        )
+
+    def run(
+        self, *, duration_s: float | None = None, stop: threading.Event | None = None
+    ) -> RunReport:
+        """Run until the cameras end, the duration passes or ``stop`` is set; then drain."""
+        s = self.settings
+        stop = stop or threading.Event()
+        started = time.monotonic()
+        if s.metrics_port is not None:
+            self.metrics.serve(s.metrics_port, s.metrics_host)
+        events_spool = self._spool("events", s.spool_max_bytes)
+        evidence_spool = self._spool("evidence", s.evidence_spool_max_bytes) if s.evidence else None
+        # Fail fast: the forwarder retries on its own, the client's retries only delay stops.
+        client = SchemaRegistryClient({"url": s.registry_url, "timeout": 5, "max.retries": 0})
+        resolver = RegistryResolver(
+            s.registry_url, auto_register=s.registry_auto_register, client=client
+        )
+        outbox = EventOutbox(events_spool, s.spool_path / "schemas")
+        forwarder = KafkaForwarder(
+            events_spool,
+            s.kafka_client_config(**s.producer_config),
+            resolver,
+            outbox.stash,
+            self.metrics,
+            max_in_flight=s.publish_max_in_flight,
+            idempotence=s.publish_idempotence,
+        )
+        store = None
+        if evidence_spool is not None:
+            store = S3EvidenceStore(
+                s3_client(s, s.s3_timeout_s), s.s3_bucket, evidence_spool, self.metrics
+            )
+            store.start()
+        forwarder.start()
+        pool = ModelPool()
+        cam_stop = threading.Event()
+        self.workers = [
+            CameraWorker(
+                cam,
+                settings=s,
+                outbox=outbox,
+                evidence=store,
+                metrics=self.metrics,
+                pool=pool,
+                stop=cam_stop,
+            )
+            for cam in self.cameras
+        ]
+        for worker in self.workers:
+            worker.start()
+        log.info("edge running cameras=%d spool=%s", len(self.workers), s.spool_path)
+        try:
+            while not stop.is_set():
+                if all(w.status.done for w in self.workers):
+                    break
+                if duration_s is not None and time.monotonic() - started >= duration_s:
+                    break
+                stop.wait(0.2)
+        finally:
+            cam_stop.set()
+            for worker in self.workers:
+                worker.thread.join(timeout=10)
+                if worker.thread.is_alive():
+                    log.error("camera=%s did not stop within 10s", worker.camera.camera_id)
+            drained = self._drain(forwarder, store)
+            forwarder.stop()
+            if store is not None:
+                store.stop()
+            resolver.close()
+            report = RunReport(
+                cameras=tuple(w.status for w in self.workers),
+                events=events_spool.stats(),
+                evidence=evidence_spool.stats() if evidence_spool is not None else None,
+                delivered=forwarder.acked,
+                evidence_uploaded=store.uploaded if store is not None else 0,
+                drained=drained,
+                elapsed_s=time.monotonic() - started,
+            )
+            events_spool.close()
+            if evidence_spool is not None:
+                evidence_spool.close()
+        return report
+
+    def _drain(self, forwarder: KafkaForwarder, store: S3EvidenceStore | None) -> bool:
+        deadline = time.monotonic() + self.settings.drain_timeout_s
+        while time.monotonic() < deadline:
+            if forwarder.idle() and (store is None or store.idle()):
+                return True
+            time.sleep(0.05)
+        pending = forwarder.spool.stats().pending_records
+        log.warning(
+            "drain timed out after %.0fs: %d events stay spooled for the next run",
+            self.settings.drain_timeout_s,
+            pending,
+        )
+        return forwarder.idle() and (store is None or store.idle())

@@ -1,0 +1,89 @@
+"""Settings of the edge process (``vidsight edge ...``): the endpoints plus the edge's own knobs.
+
+Every field can be set as ``VIDSIGHT_<FIELD>`` or in the TOML settings file; build them in
+``main()`` with ``vidsight.settings.load(EdgeSettings, ...)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from vidsight.settings import Endpoints
+
+
+class EdgeSettings(Endpoints):
+    """How one edge process spools, publishes, uploads and decodes."""
+
+    spool_dir: Path | None = Field(
+        None, description="store-and-forward directory (default <data_dir>/edge-spool)"
+    )
+    spool_max_bytes: int = Field(
+        1 << 30, ge=1 << 20, description="cap of the event spool; oldest segments evicted beyond"
+    )
+    evidence_spool_max_bytes: int = Field(
+        4 << 30, ge=1 << 20, description="cap of the evidence spool; oldest evicted beyond"
+    )
+    spool_segment_bytes: int = Field(
+        16 << 20, ge=4096, description="size at which a spool segment file is rolled"
+    )
+    spool_fsync: Literal["always", "interval", "never"] = Field(
+        "interval", description="fsync policy of the spools (kill -9 is safe with any)"
+    )
+    spool_fsync_interval_s: float = Field(
+        1.0, gt=0, description="seconds between fsyncs with spool_fsync=interval"
+    )
+    publish_max_in_flight: int = Field(
+        50_000, ge=1, description="events handed to the Kafka client before acknowledgements"
+    )
+    publish_idempotence: bool = Field(
+        False,
+        description="idempotent producer (no duplicates on retries); True on a real Kafka "
+        "cluster. Off by default: the local broker fails concurrent idempotent producers "
+        "(OutOfOrderSequenceNumber); without it one request is in flight per connection",
+    )
+    producer_config: dict[str, str] = Field(
+        default_factory=dict, description="extra librdkafka producer settings (linger.ms, ...)"
+    )
+    registry_auto_register: bool = Field(
+        True, description="register the event schemas if missing (False: look up only)"
+    )
+    evidence: bool = Field(True, description="upload JPEG evidence of frames with objects")
+    evidence_jpeg_quality: int = Field(85, ge=10, le=100, description="JPEG quality of evidence")
+    evidence_min_interval_s: float = Field(
+        0.0, ge=0, description="at most one evidence image per camera per this many seconds"
+    )
+    s3_timeout_s: float = Field(3.0, gt=0, description="connect/read timeout of S3 uploads")
+    drain_timeout_s: float = Field(
+        120.0, ge=0, description="how long a finished run waits to deliver what is spooled"
+    )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="serve Prometheus /metrics on this port (unset: off)"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint binds")
+    decoder_threads: int = Field(1, ge=0, le=64, description="decoder threads per camera")
+    keyframe_only: bool = Field(
+        True, description="decode only keyframes when they suffice for the analysis fps"
+    )
+    open_timeout_s: float = Field(10.0, gt=0, description="timeout opening a network source")
+    read_timeout_s: float = Field(5.0, gt=0, description="no data this long drops the stream")
+    stall_timeout_s: float = Field(
+        15.0, gt=0, description="packets but no frame this long drops the stream"
+    )
+    reconnect_initial_s: float = Field(0.5, gt=0, description="first reconnect delay")
+    reconnect_max_s: float = Field(30.0, gt=0, description="longest reconnect delay")
+    reconnect_max_attempts: int = Field(
+        0, ge=0, description="failed reconnects in a row before a camera gives up (0: never)"
+    )
+    motion_threshold: int = Field(20, ge=1, le=255, description="grey-level change that counts")
+    motion_min_area: float = Field(
+        0.0005, ge=0, le=1, description="changed fraction of the frame that opens the gate"
+    )
+    motion_work_width: int = Field(160, ge=16, le=1920, description="gate resolution, pixels")
+
+    @property
+    def spool_path(self) -> Path:
+        """The spool directory actually used."""
+        return self.spool_dir if self.spool_dir is not None else self.data_dir / "edge-spool"

@@ -1,0 +1,61 @@
+"""What a source is, and what the camera worker hands it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from producers.frames import Frame
+from producers.sources.backoff import BackoffPolicy
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceContext:
+    """Per-camera settings and callbacks for a source.
+
+    ``on_reconnect`` is called with the error each time a live source loses its stream and
+    is about to retry; ``on_connected`` once frames flow again.
+    """
+
+    camera_id: str
+    fps: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    stall_timeout_s: float = 15.0
+    decoder_threads: int = 1
+    keyframe_only: bool = True
+    on_reconnect: Callable[[str], None] = _ignore
+    on_connected: Callable[[str], None] = _ignore
+
+
+class Source(Protocol):
+    """Yields frames until the source ends (finite sources) or ``ctx.stop`` is set.
+
+    Raises ``SourceError`` when the source cannot be read at all (a corrupt file, a live
+    stream that exhausted its reconnect attempts).
+    """
+
+    description: str
+    finite: bool
+
+    def frames(self) -> Iterator[Frame]:
+        """The frames, in presentation order."""
+        ...
+
+
+def redact(url: str) -> str:
+    """A URL with any password replaced, for logs and errors."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    creds, _, host = rest.partition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

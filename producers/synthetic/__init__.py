@@ -1,0 +1,1 @@
+"""Synthetic scenes: deterministic moving objects rendered to frames, with their ground truth."""
