@@ -13,7 +13,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from producers.cli import cameras as cameras_group
+from producers.cli import edge as edge_group
 from schemas.cli import schemas_group
+from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
 
@@ -266,4 +269,8 @@ def demo(ctx: click.Context, data_dir: Path | None) -> None:
         console.print(f"  {line}", highlight=False)
 
 
+# Each domain package owns its commands; the root group only collects them.
 main.add_command(schemas_group)
+main.add_command(edge_group)
+main.add_command(cameras_group)
+main.add_command(readmodels_group)
