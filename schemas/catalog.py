@@ -19,6 +19,13 @@ retention only bounds how far back a store can be rebuilt by replaying Kafka alo
 - feedback forever (the learned false-positive memory is rebuilt from it),
 - config topics forever and compacted (the current configuration is rebuilt from them),
 - dlq 30 days (long enough for someone to look at it and replay).
+- processor-changelog forever and compacted: the latest rules state of each camera.
+
+vidsight.processor-changelog is the detections-path runtime's state store: key camera_id,
+value the raw bytes of ``Engine.snapshot`` (not Avro: only the processor reads it, and the rules
+core versions its own layout). The runtime writes each camera's state to the partition number
+of the input partition the camera lives on, so a worker assigned input partition p restores
+its cameras from changelog partition p alone; hence the same 12 partitions as the inputs.
 
 vidsight.dlq is not Avro: its value is the original message bytes, unchanged, and the
 context travels in headers (``DLQ_HEADERS``), so a record that failed to decode can still be
@@ -55,6 +62,7 @@ FEEDBACK = "vidsight.feedback"
 CONFIG_CAMERAS = "vidsight.config.cameras"
 CONFIG_SENSORS = "vidsight.config.sensors"
 DLQ = "vidsight.dlq"
+PROCESSOR_CHANGELOG = "vidsight.processor-changelog"
 
 DLQ_HEADERS: tuple[str, ...] = (
     "vidsight.stage",  # which component failed, e.g. sink.clickhouse, rules.detections
@@ -162,6 +170,14 @@ CATALOG: tuple[TopicSpec, ...] = (
         compacted=True,
         partitions=1,
         key="sensor_id",
+    ),
+    _spec(
+        PROCESSOR_CHANGELOG,
+        None,
+        "Rules state per camera (raw Engine snapshot bytes), written by the detections-path "
+        "runtime to the partition number of the camera's input partition. Not Avro.",
+        retention_days=None,
+        compacted=True,
     ),
     _spec(
         DLQ,

@@ -37,7 +37,7 @@ from stream_processors.rules.validate import check_sensor
 FIELDS = (
     "id", "camera", "kind", "name", "points", "direction", "labels", "min_score", "min_area",
     "max_area", "min_ratio", "max_ratio", "seconds", "schedule", "severity", "group_gap_s",
-    "inertia_frames", "occupancy_threshold", "enabled",
+    "inertia_frames", "occupancy_threshold", "enabled", "score_threshold", "timezone",
 )  # fmt: skip
 """Keys a sensor entry may have."""
 
@@ -176,6 +176,8 @@ def _sensor(item: object, updated_ts: int, cameras: frozenset[str] | None) -> Se
         occupancy_threshold=_opt(item, "occupancy_threshold", _int),
         enabled=_bool(item, "enabled", True),
         updated_ts=updated_ts,
+        score_threshold=_opt(item, "score_threshold", _num),
+        timezone=_opt(item, "timezone", _str),
     )
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from producers.cli import cameras as cameras_group
 from producers.cli import edge as edge_group
 from schemas.cli import schemas_group
+from stream_processors.cli import alerts_group, process_group, sensors_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
@@ -274,3 +275,6 @@ main.add_command(schemas_group)
 main.add_command(edge_group)
 main.add_command(cameras_group)
 main.add_command(readmodels_group)
+main.add_command(process_group)
+main.add_command(sensors_group)
+main.add_command(alerts_group)

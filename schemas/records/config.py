@@ -164,6 +164,8 @@ class SensorConfig:
     occupancy_threshold: int | None = None
     enabled: bool = True
     updated_ts: int
+    score_threshold: float | None = None
+    timezone: str | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum."""
@@ -188,6 +190,8 @@ class SensorConfig:
             "occupancy_threshold": self.occupancy_threshold,
             "enabled": self.enabled,
             "updated_ts": self.updated_ts,
+            "score_threshold": self.score_threshold,
+            "timezone": self.timezone,
         }
 
     @classmethod
@@ -215,4 +219,6 @@ class SensorConfig:
             occupancy_threshold=data["occupancy_threshold"],
             enabled=data["enabled"],
             updated_ts=data["updated_ts"],
+            score_threshold=data["score_threshold"],
+            timezone=data["timezone"],
         )

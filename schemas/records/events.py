@@ -183,6 +183,7 @@ class Feedback:
     ts: int
     note: str | None = None
     boxes: tuple[BBox, ...] = ()
+    label: str | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum."""
@@ -196,6 +197,7 @@ class Feedback:
             "ts": self.ts,
             "note": self.note,
             "boxes": [b.to_avro() for b in self.boxes],
+            "label": self.label,
         }
 
     @classmethod
@@ -211,4 +213,5 @@ class Feedback:
             ts=data["ts"],
             note=data["note"],
             boxes=tuple(BBox.from_avro(b) for b in data["boxes"]),
+            label=data["label"],
         )

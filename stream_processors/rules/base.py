@@ -93,7 +93,8 @@ class Rule:
         self.kind: SensorKind = cfg.kind
         self.labels: frozenset[str] | None = frozenset(cfg.labels) if cfg.labels else None
         self.min_score = cfg.min_score
-        thr = opts.median_threshold
+        # The sensor's own threshold, else the deployment-wide option, else the per-frame one.
+        thr = cfg.score_threshold if cfg.score_threshold is not None else opts.median_threshold
         self.median_thr = cfg.min_score if thr is None else thr
         self.inertia = cfg.inertia_frames
         # Missing bounds become infinities so the hot loop compares floats without None checks.

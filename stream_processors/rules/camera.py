@@ -315,7 +315,10 @@ class Camera:
     def on_feedback(self, feedback: Feedback) -> None:
         """Learn (or unlearn) a false positive from an operator's verdict."""
         remembered = self.alerts.get(feedback.alert_id)
-        label = WILDCARD if remembered is None else remembered[0]
+        if feedback.label is not None:
+            label = feedback.label
+        else:
+            label = WILDCARD if remembered is None else remembered[0]
         if feedback.boxes:
             boxes = tuple(box_of(b) for b in feedback.boxes)
         elif remembered is not None and remembered[1] is not None:

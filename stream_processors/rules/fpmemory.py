@@ -1,8 +1,8 @@
 """Learned false-positive suppression: boxes operators rejected, rebuilt by feeding Feedback.
 
 Pure structures, one pair per camera. ``AlertMemory`` remembers the label and box of recent
-alerts so a verdict that carries no boxes (or no label: the Feedback record has none) can be
-resolved to what the operator saw.
+alerts so a verdict that carries no boxes (or no label: ``Feedback.label`` is nullable for
+tools that do not know it) can be resolved to what the operator saw.
 """
 
 from __future__ import annotations

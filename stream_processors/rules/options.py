@@ -32,7 +32,8 @@ class EngineOptions:
     score_history: int = 15
     """Scores kept per track for the median threshold."""
     median_threshold: float | None = None
-    """Threshold on the median of a track's score history; None uses each sensor's min_score."""
+    """Deployment-wide threshold on the median of a track's score history, for sensors whose
+    ``score_threshold`` is null; None uses each such sensor's min_score."""
     stationary_iou: float = 0.9
     """A box overlapping its reference box at least this much has not moved."""
     stationary_window_s: float = 30.0

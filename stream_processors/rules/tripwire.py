@@ -36,7 +36,10 @@ class TripwireRule(Rule):
         self.eps = opts.hysteresis
         self.wants_a_to_b = cfg.direction in (DirectionFilter.BOTH, DirectionFilter.A_TO_B)
         self.wants_b_to_a = cfg.direction in (DirectionFilter.BOTH, DirectionFilter.B_TO_A)
-        self.tz = self.schedule.tz if self.schedule is not None else ZoneInfo("UTC")
+        if cfg.timezone is not None:
+            self.tz = ZoneInfo(cfg.timezone)
+        else:
+            self.tz = self.schedule.tz if self.schedule is not None else ZoneInfo("UTC")
         self.sides: dict[int, list[float]] = {}  # track -> [side +1/-1, x, y, signed distance]
         self.day = 0
         self.counts = [0, 0]  # a_to_b, b_to_a crossings on ``day`` (sensor-local date)

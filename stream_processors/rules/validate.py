@@ -47,6 +47,8 @@ def check_sensor(cfg: SensorConfig) -> None:
         raise fail("inertia_frames", f"must be at least 1, got {cfg.inertia_frames}")
     if cfg.schedule is not None:
         _check_schedule(cfg, fail)
+    if cfg.timezone is not None:
+        _check_timezone(cfg.timezone, "timezone", fail)
 
 
 def _check_points(cfg: SensorConfig, fail: _Fail) -> None:
@@ -101,6 +103,8 @@ def _check_filters(cfg: SensorConfig, fail: _Fail) -> None:
             raise fail("labels", "labels must be non-empty strings")
     if not 0.0 <= cfg.min_score <= 1.0:
         raise fail("min_score", f"must be within 0..1, got {cfg.min_score}")
+    if cfg.score_threshold is not None and not 0.0 <= cfg.score_threshold <= 1.0:
+        raise fail("score_threshold", f"must be within 0..1, got {cfg.score_threshold}")
     for name, value in (("min_area", cfg.min_area), ("max_area", cfg.max_area)):
         if value is not None and not 0.0 < value <= 1.0:
             raise fail(name, f"must be a fraction of the frame within (0, 1], got {value}")
@@ -126,7 +130,11 @@ def _check_schedule(cfg: SensorConfig, fail: _Fail) -> None:
             raise fail(f"schedule.hours[{i}]", f"end minute {window.end_min} not in 0..1440")
         if window.start_min == window.end_min:
             raise fail(f"schedule.hours[{i}]", "start and end are the same minute (empty window)")
+    _check_timezone(schedule.timezone, "schedule.timezone", fail)
+
+
+def _check_timezone(name: str, field: str, fail: _Fail) -> None:
     try:
-        ZoneInfo(schedule.timezone)
+        ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise fail("schedule.timezone", f"unknown IANA timezone {schedule.timezone!r}") from exc
+        raise fail(field, f"unknown IANA timezone {name!r}") from exc

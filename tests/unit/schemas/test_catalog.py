@@ -20,6 +20,7 @@ DESIGN_TOPICS = {
     "vidsight.config.cameras": "CameraConfig",
     "vidsight.config.sensors": "SensorConfig",
     "vidsight.dlq": None,
+    "vidsight.processor-changelog": None,  # the rules runtime's state store (raw bytes)
 }
 
 
@@ -42,7 +43,10 @@ def test_every_value_schema_exists(spec: TopicSpec) -> None:
 
 def test_event_topics_have_twelve_partitions_and_delete_policy() -> None:
     for spec in CATALOG:
-        if not spec.name.startswith("vidsight.config."):
+        if (
+            not spec.name.startswith("vidsight.config.")
+            and spec.name != catalog.PROCESSOR_CHANGELOG
+        ):
             assert spec.partitions == catalog.DEFAULT_PARTITIONS == 12
             assert spec.config["cleanup.policy"] == "delete"
             assert not spec.compacted
@@ -58,6 +62,16 @@ def test_config_topics_are_compacted_and_kept_forever() -> None:
     assert topic(catalog.CONFIG_CAMERAS).key == "camera_id"
     # compaction keeps one value per key: sensors need their own key
     assert topic(catalog.CONFIG_SENSORS).key == "sensor_id"
+
+
+def test_processor_changelog_is_compacted_and_co_partitioned_with_the_inputs() -> None:
+    spec = topic(catalog.PROCESSOR_CHANGELOG)
+    assert spec.compacted and spec.config["cleanup.policy"] == "compact"
+    assert spec.config["retention.ms"] == "-1"
+    assert spec.value_schema is None and spec.key == "camera_id"
+    assert (
+        spec.partitions == topic(catalog.DETECTIONS).partitions == topic(catalog.FRAMES).partitions
+    )
 
 
 def test_retention_is_set_and_feedback_is_kept_forever() -> None:

@@ -1,0 +1,213 @@
+"""Commands of the stream processors, attached to ``vidsight`` as three groups:
+
+- ``vidsight process run``: the detections-path worker;
+- ``vidsight sensors apply FILE``: publish a YAML file's sensor definitions;
+- ``vidsight alerts tail``: the operator's live view of the alerts topic.
+
+``python -m stream_processors.cli`` runs the same groups without the rest of ``vidsight``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from schemas.records import Alert, now_micros
+from schemas.serde import Serde
+from stream_processors.errors import SensorConfigError
+from stream_processors.runtime.settings import ProcessorSettings
+from vidsight import settings as cfg
+from vidsight.errors import VidsightError
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
+)
+IDLE_OPTION = click.option(
+    "--exit-when-idle",
+    "exit_when_idle",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="exit once no record arrived for this long (default: run until stopped)",
+)
+
+
+def _settings(ctx: click.Context, data_dir: Path | None, **overrides: Any) -> ProcessorSettings:
+    root = ctx.find_root().obj or {}
+    return cfg.load(
+        ProcessorSettings, config_file=root.get("config"), data_dir=data_dir, **overrides
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+# ---- process -----------------------------------------------------------------------------
+
+
+@click.group(name="process")
+def process_group() -> None:
+    """The detections-path stream processor (rules -> sensor events and alerts)."""
+
+
+@process_group.command("run")
+@DATA_DIR_OPTION
+@IDLE_OPTION
+@click.option("--group-id", default=None, help="consumer group (setting group_id)")
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), default=None, help="Prometheus port (0: off)"
+)
+@click.pass_context
+def process_run(
+    ctx: click.Context,
+    data_dir: Path | None,
+    exit_when_idle: float | None,
+    group_id: str | None,
+    metrics_port: int | None,
+) -> None:
+    """Run one worker: detections + frames in, sensor events + alerts out, until stopped."""
+    from stream_processors.runtime.worker import Processor
+
+    settings = _settings(ctx, data_dir, group_id=group_id, metrics_port=metrics_port)
+    processor = Processor(settings, stop=_stop_on_signals())
+    if settings.metrics_port:
+        processor.metrics.serve(settings.metrics_port, settings.metrics_host)
+    stats = processor.run(exit_when_idle_s=exit_when_idle)
+    click.echo(
+        f"processed {stats.consumed} records: {stats.sensor_events} sensor events, "
+        f"{stats.alerts} alert messages, {stats.dead_letters} dead letters, "
+        f"{stats.checkpoints} checkpoints"
+    )
+
+
+# ---- sensors -----------------------------------------------------------------------------
+
+
+@click.group(name="sensors")
+def sensors_group() -> None:
+    """Sensor definitions on the vidsight.config.sensors topic."""
+
+
+@sensors_group.command("apply")
+@DATA_DIR_OPTION
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="show what would change, publish nothing")
+@click.pass_context
+def sensors_apply(ctx: click.Context, data_dir: Path | None, file: Path, dry_run: bool) -> None:
+    """Publish FILE's sensors; delete the sensors of its cameras that FILE no longer has.
+
+    Exit status 1 when FILE is invalid (the message names file:line, sensor and field).
+    """
+    from stream_processors.runtime import sensors_topic as st
+
+    try:
+        desired, cameras = st.load_file(file, updated_ts=now_micros())
+    except SensorConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    settings = _settings(ctx, data_dir)
+    serde = Serde.for_registry(settings.registry_url)
+    changes = st.plan(st.read_current(settings, serde), desired, cameras)
+    for change in changes:
+        click.echo(f"{change.action.value:<9} {change.sensor_id}  (camera {change.camera_id})")
+    if dry_run:
+        click.echo("dry run: nothing published")
+        return
+    n = st.publish(settings, serde, changes)
+    click.echo(f"published {n} change(s) to {settings.topics.sensors}")
+
+
+# ---- alerts ------------------------------------------------------------------------------
+
+
+@click.group(name="alerts")
+def alerts_group() -> None:
+    """Alerts as operators see them."""
+
+
+@alerts_group.command("tail")
+@DATA_DIR_OPTION
+@IDLE_OPTION
+@click.option("--from-beginning", is_flag=True, help="start at the oldest alert, not the newest")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line (Avro names)")
+@click.pass_context
+def alerts_tail(
+    ctx: click.Context,
+    data_dir: Path | None,
+    exit_when_idle: float | None,
+    from_beginning: bool,
+    as_json: bool,
+) -> None:
+    """Print each alert state as it arrives: time, camera, sensor, rule, label, lifecycle,
+    score, severity, evidence."""
+    from stream_processors.tail import alert_json, format_alert, tail_alerts
+
+    settings = _settings(ctx, data_dir)
+
+    def show(alert: Alert, datum: Mapping[str, Any]) -> None:
+        click.echo(alert_json(datum) if as_json else format_alert(alert))
+
+    tail_alerts(
+        settings,
+        Serde.for_registry(settings.registry_url),
+        show,
+        from_beginning=from_beginning,
+        exit_when_idle_s=exit_when_idle,
+        stop=_stop_on_signals(),
+    )
+
+
+# ---- standalone --------------------------------------------------------------------------
+
+
+@click.group()
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML settings file (env VIDSIGHT_CONFIG)",
+)
+@click.option("-v", "--verbose", count=True, help="more logging (-vv for debug)")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
+    """The stream processors' commands without the rest of vidsight."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+cli.add_command(process_group)
+cli.add_command(sensors_group)
+cli.add_command(alerts_group)
+
+
+def main() -> None:
+    """Entry point of ``python -m stream_processors.cli``."""
+    try:
+        cli()
+    except VidsightError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
