@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from infra.demo.cli import demo as demo_command
 from producers.cli import cameras as cameras_group
 from producers.cli import edge as edge_group
 from schemas.cli import schemas_group
@@ -225,52 +226,6 @@ def topics_list(ctx: click.Context, data_dir: Path | None) -> None:
         click.echo(f"{name}\t{count}")
 
 
-# ---- demo --------------------------------------------------------------------------------------
-
-
-@main.command()
-@DATA_DIR_OPTION
-@click.pass_context
-def demo(ctx: click.Context, data_dir: Path | None) -> None:
-    """Start the local stack, create topics, register schemas and smoke-test the event path."""
-    from infra.demo import smoke_produce_consume
-    from infra.stack import Stack
-    from infra.topics import create_topics
-    from schemas.cli import register_all
-
-    settings = stack_settings(ctx, data_dir)
-    started = time.monotonic()
-    with console.status("starting the local stack (first start takes a few seconds)..."):
-        statuses = Stack(settings).up()
-    console.print(_status_table(statuses))
-    endpoints = endpoint_settings(ctx, settings.data_dir)
-    with console.status("creating topics..."):
-        topics = create_topics(endpoints.kafka_client_config())
-    console.print(
-        f"topics: {len(topics)} in the catalog ("
-        f"{sum(r.outcome == 'created' for r in topics)} created now)"
-    )
-    with console.status("registering schemas..."):
-        registered = register_all(endpoints.registry_url)
-    console.print(f"schemas: {len(registered)} subjects registered at {endpoints.registry_url}")
-    with console.status("smoke test: Avro FrameRef events through the broker and registry..."):
-        smoke = smoke_produce_consume(endpoints)
-    console.print(
-        f"smoke: produced {smoke.produced} and consumed {smoke.consumed} FrameRef events for "
-        f"camera {smoke.camera_id} (schema id {smoke.schema_id}) in {smoke.round_trip_s:.2f}s"
-    )
-    console.print(f"\n[bold]vidsight is up[/] in {time.monotonic() - started:.1f}s. Next:")
-    for line in (
-        f"vidsight status --data-dir {settings.data_dir}",
-        f"vidsight topics list --data-dir {settings.data_dir}",
-        f"curl {endpoints.registry_url}/subjects",
-        f"curl '{endpoints.clickhouse_url}/?query=SELECT%20version()'",
-        f"open {next(s.url for s in statuses if s.name == 'dagster')} (Dagster UI)",
-        f"vidsight down --data-dir {settings.data_dir}",
-    ):
-        console.print(f"  {line}", highlight=False)
-
-
 # Each domain package owns its commands; the root group only collects them.
 main.add_command(schemas_group)
 main.add_command(edge_group)
@@ -282,3 +237,4 @@ main.add_command(alerts_group)
 main.add_command(sink_group)
 main.add_command(replay_command)
 main.add_command(sql_command)
+main.add_command(demo_command)

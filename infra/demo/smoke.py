@@ -1,8 +1,8 @@
-"""``vidsight demo``: start the local stack, create topics, register schemas, smoke-test the path.
+"""The demo's first check: Avro events through the broker and the registry, read back.
 
-The smoke test publishes Avro FrameRef events for a fresh demo camera through the schema
-registry and reads them back with a plain consumer, proving broker + registry + serde work
-together. Later stages (edge, processors, sinks) plug in here as they land.
+It publishes FrameRef events for a fresh camera through the schema registry and reads them
+back with a plain consumer, proving broker + registry + serde work together before the
+pipeline runs (a failure here names the part that is broken, not a downstream symptom).
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from infra.demo.errors import DemoError
 from schemas import catalog
 from schemas.records import FrameRef
 from schemas.records.ids import frame_event_id
 from schemas.serde import Serde
-from vidsight.errors import VidsightError
 from vidsight.settings import Endpoints
-
-
-class DemoError(VidsightError):
-    """A demo stage did not produce what it should have."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,215 @@
+"""``vidsight demo``: start the stack and run synthetic cameras through the whole platform.
+
+What a new user sees: the stack coming up, the event path checked, a progress display while
+the cameras run through edge -> processor -> sinks, then what the stores hold (alerts by
+rule, crossings per direction against the scenes' ground truth, rows per store), where the
+UIs are and what to type next. Exit status 1 when the stores disagree with the ground truth.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from infra.demo.pipeline import Progress as PipelineProgress
+from infra.demo.run import DemoRun
+from schemas.records import CrossingDirection
+from vidsight import settings as cfg
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+_S = TypeVar("_S", bound=cfg.Endpoints)
+
+DIRECTIONS = (
+    (CrossingDirection.A_TO_B, "left -> right"),
+    (CrossingDirection.B_TO_A, "right -> left"),
+)
+
+
+def _load(ctx: click.Context, cls: type[_S], data_dir: Path | None) -> _S:
+    root = ctx.find_root().obj or {}
+    return cfg.load(cls, config_file=root.get("config"), data_dir=data_dir)
+
+
+def _progress_view(progress: Progress) -> Callable[[PipelineProgress], None]:
+    """A callback that moves one bar per stage (and one per store)."""
+    tasks: dict[str, TaskID] = {}
+
+    def bar(key: str, label: str, done: int, total: int) -> None:
+        if key not in tasks:
+            tasks[key] = progress.add_task(label, total=max(total, 1))
+        progress.update(tasks[key], completed=min(done, max(total, 1)), total=max(total, 1))
+
+    def update(p: PipelineProgress) -> None:
+        bar("edge", "edge: frames analysed", p.frames_analysed, p.frames_expected)
+        bar("proc", "processor: records processed", p.processed, p.published)
+        for store, handled in p.sink_handled.items():
+            bar(store, f"sink {store}: records stored", handled, p.sink_expected[store])
+
+    return update
+
+
+def _print_summary(run: DemoRun) -> None:
+    s = run.summary
+    alerts = Table(title="alerts by rule (PostgreSQL: one row per alert)", title_justify="left")
+    for col in ("rule", "alerts", "ended", "open", "sensor events grouped"):
+        alerts.add_column(col, justify="left" if col == "rule" else "right")
+    for r in s.alerts_by_rule:
+        alerts.add_row(r.rule, str(r.alerts), str(r.ended), str(r.alerts - r.ended), str(r.events))
+    console.print(alerts)
+
+    crossings = Table(
+        title="crossings of the centre line (ClickHouse sensor_events vs the scenes' ground truth)",
+        title_justify="left",
+    )
+    crossings.add_column("camera")
+    for _, label in DIRECTIONS:
+        crossings.add_column(label, justify="right")
+    crossings.add_column("ground truth", justify="right")
+    crossings.add_column("")
+    for camera_id, want in run.expected.items():
+        got = s.crossings.get(camera_id)
+        ok = got == want
+        crossings.add_row(
+            camera_id,
+            *(str(got[d] if got else 0) for d, _ in DIRECTIONS),
+            " / ".join(str(want[d]) for d, _ in DIRECTIONS),
+            "[green]match[/]" if ok else "[red]DIFFERENT[/]",
+        )
+    console.print(crossings)
+
+    rows = Table(title="rows in each store (this run)", title_justify="left")
+    for col in ("store", "table", "rows"):
+        rows.add_column(col, justify="right" if col == "rows" else "left")
+    for store, tables in s.rows.items():
+        for table, n in tables.items():
+            rows.add_row(store, table, str(n))
+    console.print(rows)
+
+
+def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_dir: Path) -> None:
+    d = f"--data-dir {data_dir}"
+    console.print("\n[bold]Endpoints[/]")
+    for name, url in (
+        ("Dagster UI", dagster_url),
+        ("schema registry", endpoints.registry_url),
+        ("ClickHouse HTTP", endpoints.clickhouse_url),
+        ("Kafka bootstrap", endpoints.kafka_bootstrap),
+        ("S3", endpoints.s3_endpoint),
+    ):
+        console.print(f"  {name:<16} {url}", highlight=False)
+    console.print("\n[bold]Look further[/]")
+    cam = run.site.camera_ids[0]
+    for line in (
+        f"vidsight alerts tail --from-beginning --exit-when-idle 5 {d}",
+        f'vidsight sql "SELECT rule, count() FROM alerts FINAL GROUP BY rule" {d}',
+        'vidsight sql "SELECT sensor_id, direction, count() AS n FROM sensor_events FINAL '
+        f"WHERE kind = 'line_cross' GROUP BY sensor_id, direction ORDER BY sensor_id\" {d}",
+        f"vidsight sql \"SELECT label, count() FROM detections FINAL WHERE camera_id = '{cam}' "
+        f'GROUP BY label" --format csv {d}',
+        f"vidsight sensors apply {run.site_file} {d}    # after editing the site",
+        f"vidsight status {d}",
+        f"vidsight down {d}",
+    ):
+        # soft_wrap: a long command stays one line, so it can be copied as it is
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+@click.command("demo")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(5, 3600),
+    default=60.0,
+    show_default=True,
+    help="scene seconds per synthetic camera",
+)
+@click.option(
+    "--cameras", type=click.IntRange(1, 6), default=3, show_default=True, help="synthetic cameras"
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=10),
+    default=900.0,
+    show_default=True,
+    help="give up when the pipeline has not finished after this many seconds",
+)
+@click.pass_context
+def demo(
+    ctx: click.Context, data_dir: Path | None, seconds: float, cameras: int, timeout: float
+) -> None:
+    """Start the local stack and run synthetic cameras through edge, processor and sinks."""
+    from infra.demo.run import run_demo
+    from infra.demo.site import demo_site
+    from infra.demo.smoke import smoke_produce_consume
+    from infra.stack import Stack
+    from infra.topics import create_topics
+    from producers.settings import EdgeSettings
+    from schemas.cli import register_all
+    from sinks.settings import SinkSettings
+    from stream_processors.runtime.settings import ProcessorSettings
+
+    started = time.monotonic()
+    settings = _load(ctx, cfg.StackSettings, data_dir)
+    with console.status("starting the local stack (first start takes a few seconds)..."):
+        statuses = Stack(settings).up()
+    parts = (f"{s.name} {'[green]up[/]' if s.healthy else '[red]down[/]'}" for s in statuses)
+    console.print("stack: " + ", ".join(parts), highlight=False)
+    data_dir = settings.data_dir
+    endpoints = _load(ctx, cfg.Endpoints, data_dir)
+    with console.status("creating topics and registering schemas..."):
+        topics = create_topics(endpoints.kafka_client_config())
+        registered = register_all(endpoints.registry_url)
+    console.print(f"topics: {len(topics)}; schemas: {len(registered)} subjects registered")
+    with console.status("checking the event path (Avro through broker and registry)..."):
+        smoke = smoke_produce_consume(endpoints)
+    console.print(f"event path: {smoke.consumed}/{smoke.produced} events round-tripped")
+
+    site = demo_site(seconds, cameras=cameras)
+    console.print(
+        f"\n[bold]Running {len(site.cameras)} synthetic cameras[/] "
+        f"({', '.join(f'{c.camera_id} {c.duration_s:g}s' for c in site.cameras)}) through "
+        "edge -> processor -> sinks"
+    )
+    with Progress(
+        TextColumn("{task.description:<36}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        run = run_demo(
+            site,
+            site_file=data_dir / "demo" / "site.yaml",
+            clock_file=data_dir / "demo" / "clock.json",
+            edge=_load(ctx, EdgeSettings, data_dir),
+            processor=_load(ctx, ProcessorSettings, data_dir),
+            sinks=_load(ctx, SinkSettings, data_dir),
+            on_progress=_progress_view(progress),
+            timeout_s=timeout,
+        )
+    console.print(
+        f"site {run.site_file}: {len(site.cameras)} cameras, {run.sensor_changes} sensor "
+        f"change(s) applied; pipeline {run.pipeline.elapsed_s:.1f}s ("
+        + ", ".join(f"{k} done at {v:.1f}s" for k, v in run.pipeline.stage_s.items())
+        + ")\n"
+    )
+    _print_summary(run)
+    dagster = next((s.url for s in statuses if s.name == "dagster"), "(not started)")
+    _print_next(run, endpoints, dagster, data_dir)
+    console.print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
+    if not run.crossings_match:
+        console.print("[bold red]the stores' crossings differ from the ground truth[/]")
+        sys.exit(1)
