@@ -38,8 +38,6 @@ from stream_processors.runtime.worker import RunStats as ProcessorStats
 
 log = logging.getLogger(__name__)
 
-STAGES = ("edge", "processor", "sinks", "done")
-
 
 @dataclass(slots=True)
 class Progress:

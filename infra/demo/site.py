@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -205,11 +204,3 @@ def expected_crossings(camera: DemoCamera) -> Counter[CrossingDirection]:
 def expected_by_camera(site: DemoSite) -> dict[str, Counter[CrossingDirection]]:
     """``expected_crossings`` of every camera."""
     return {c.camera_id: expected_crossings(c) for c in site.cameras}
-
-
-def totals(per_camera: Sequence[Counter[CrossingDirection]]) -> Counter[CrossingDirection]:
-    """Sum of per-camera crossing counts."""
-    out: Counter[CrossingDirection] = Counter()
-    for c in per_camera:
-        out.update(c)
-    return out
