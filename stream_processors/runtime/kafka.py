@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
@@ -164,10 +164,17 @@ def partitions_of(consumer: Consumer, topic: str, timeout_s: float = 10.0) -> li
     return sorted(meta.partitions)
 
 
+FIRST_OFFSET = 0
+"""Where a read "from the beginning" starts: offset 0 itself rather than OFFSET_BEGINNING,
+which asks the broker for its log start, and the local broker's answer is not always right
+(it has reported the end). Where retention removed offset 0, the fetch is out of range and
+``auto.offset.reset=earliest`` moves it to the real start."""
+
+
 def assign_from_beginning(consumer: Consumer, topics: Iterable[str]) -> list[tuple[str, int]]:
     """Assign every partition of the topics (no group), starting at the first offset."""
     tps = [(t, p) for t in topics for p in partitions_of(consumer, t)]
-    consumer.assign([KafkaTopicPartition(t, p, OFFSET_BEGINNING) for t, p in tps])
+    consumer.assign([KafkaTopicPartition(t, p, FIRST_OFFSET) for t, p in tps])
     return tps
 
 
