@@ -78,6 +78,13 @@ class Sink(ABC, Generic[T]):
         )
         self._buffers: dict[TopicPartition, PartitionBuffer[T]] = {}
         self._resume: dict[TopicPartition, int | None] = {}
+        self.topic_ids: dict[str, str] = {}
+        """Incarnation of each assigned topic (``sinks.incarnation``), set by the runner on
+        assignment: stores that key on offsets key on it too."""
+
+    def incarnation_of(self, topic: str) -> str:
+        """The incarnation of ``topic`` (UNKNOWN until the runner learnt it)."""
+        return self.topic_ids.get(topic, "")
 
     # ---- what each store implements ------------------------------------------------------
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from confluent_kafka import (
@@ -31,11 +32,13 @@ from schemas import catalog
 from schemas.errors import RegistryUnavailableError, SerializationError
 from schemas.records import AvroRecord
 from schemas.serde import Serde, TopicSerde
+from sinks import incarnation
 from sinks.backoff import Backoff
 from sinks.base import FlushResult, Sink
 from sinks.batching import SourceMessage, TopicPartition
 from sinks.dlq import DeadLetterProducer
 from sinks.errors import RecordDataError, SinkError, StoreUnavailableError
+from sinks.incarnation import TopicIds
 from sinks.kafka import (
     approximate_lag,
     consumer_config,
@@ -103,6 +106,7 @@ class SinkRunner:
         clock: Callable[[], float] = time.monotonic,
         consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer,
         dead_letters: DeadLetters | None = None,
+        topic_ids: TopicIds | None = None,
     ) -> None:
         self.sink = sink
         self.settings = settings
@@ -118,6 +122,9 @@ class SinkRunner:
                 spec = catalog.topic(name)
                 self._codecs[name] = (serde.topic(name), spec.compacted)
         self._consumer_factory = consumer_factory
+        self._topic_ids: TopicIds = topic_ids or partial(
+            incarnation.describe, settings.kafka_client_config()
+        )
         self._consumer: Consumer | None = None
         self._dlq: DeadLetters | None = dead_letters
         self._assigned: set[TopicPartition] = set()
@@ -179,6 +186,28 @@ class SinkRunner:
         finally:
             self._shutdown()
         return self.stats
+
+    def _learn_topic_ids(self, topics: list[str]) -> None:
+        """Ask the broker which incarnation of each newly assigned topic this is (again on
+        every assignment: a topic may have been created anew meanwhile). Without the answer
+        the offset-keyed stores could take new records for ones they already hold, so this
+        retries until the broker answers or the runner stops."""
+        attempt = 0
+        while topics and not self._stop.is_set():
+            try:
+                self.sink.topic_ids.update(self._topic_ids(topics))
+                return
+            except KafkaException as exc:
+                attempt += 1
+                delay = self._backoff.delay(attempt)
+                log.warning(
+                    "topic ids not known sink=%s attempt=%d retry_in=%.1fs: %s",
+                    self.sink.name,
+                    attempt,
+                    delay,
+                    exc,
+                )
+                self._stop.wait(delay)
 
     def _open_store(self) -> bool:
         attempt = 0
@@ -436,6 +465,7 @@ class SinkRunner:
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         log.info("assigned sink=%s partitions=%s", self.sink.name, ",".join(map(str, tps)))
         self.sink.forget(tps)
+        self._learn_topic_ids(sorted({tp.topic for tp in tps}))
         for tp in tps:
             self._next.pop(tp, None)
         self._assigned.update(tps)

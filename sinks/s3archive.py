@@ -2,7 +2,11 @@
 
 Key scheme (UTC hour of the Kafka record timestamp, offsets zero-padded to 20 digits)::
 
-    <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/partition=PPP/<block first>-<block last>.avro
+    <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/partition=PPP/<block first>-<block last>.<topic id>.avro
+
+``<topic id>`` is the topic's incarnation (sinks/incarnation.py; 32 hex digits, left out
+where the broker gives no ids): a topic made anew numbers its offsets from 0 again, and its
+objects must not replace the old incarnation's.
 
 A partition's offsets are cut into fixed *blocks* of ``archive_block_offsets`` offsets (block
 ``k`` holds offsets ``k*N .. k*N+N-1``); an object holds the records of one block that fall in
@@ -98,12 +102,21 @@ def hour_of(timestamp_ms: int) -> datetime:
 
 
 def object_key(
-    prefix: str, topic: str, partition: int, *, hour: datetime, block_start: int, block: int
+    prefix: str,
+    topic: str,
+    partition: int,
+    *,
+    hour: datetime,
+    block_start: int,
+    block: int,
+    topic_id: str = "",
 ) -> str:
-    """The archive key of a block's records in one hour."""
+    """The archive key of a block's records in one hour (of one incarnation of the topic:
+    a topic made anew numbers its offsets from 0 again, and must not overwrite the old)."""
+    incarnation = f".{topic_id}" if topic_id else ""
     return (
         f"{prefix}/{topic}/dt={hour:%Y-%m-%d}/hour={hour:%H}/partition={partition:03d}/"
-        f"{block_start:020d}-{block_start + block - 1:020d}.avro"
+        f"{block_start:020d}-{block_start + block - 1:020d}{incarnation}.avro"
     )
 
 
@@ -118,7 +131,13 @@ class ArchiveObject:
 
 
 def plan_objects(
-    prefix: str, topic: str, partition: int, messages: Sequence[SourceMessage], *, block: int
+    prefix: str,
+    topic: str,
+    partition: int,
+    messages: Sequence[SourceMessage],
+    *,
+    block: int,
+    topic_id: str = "",
 ) -> list[ArchiveObject]:
     """Group a batch's messages (offset order) into the objects they belong to."""
     # Grouped by integer hour numbers: a datetime per message would cost more than the rest.
@@ -132,7 +151,9 @@ def plan_objects(
     objects = []
     for (start, hour_number), msgs in sorted(groups.items()):
         hour = hour_of(hour_number * _HOUR_MS)
-        name = object_key(prefix, topic, partition, hour=hour, block_start=start, block=block)
+        name = object_key(
+            prefix, topic, partition, hour=hour, block_start=start, block=block, topic_id=topic_id
+        )
         objects.append(ArchiveObject(name, start, hour, msgs))
     return objects
 
@@ -174,11 +195,13 @@ def encode(
     block_start: int,
     block: int,
     codec: str,
+    topic_id: str = "",
 ) -> bytes:
     """The Avro container file of an object (deterministic bytes for the same input)."""
     spec = catalog.topic(topic) if topic in {s.name for s in catalog.CATALOG} else None
     metadata = {
         "vidsight.topic": topic,
+        "vidsight.topic_id": topic_id,
         "vidsight.partition": str(partition),
         "vidsight.block.first_offset": str(block_start),
         "vidsight.block.last_offset": str(block_start + block - 1),
@@ -291,8 +314,14 @@ class S3ArchiveSink(Sink[SourceMessage]):
         s3 = self._s3()
         written = 0
         try:
+            topic_id = self.incarnation_of(batch.topic)
             objects = plan_objects(
-                self.prefix, batch.topic, batch.partition, messages, block=self.block
+                self.prefix,
+                batch.topic,
+                batch.partition,
+                messages,
+                block=self.block,
+                topic_id=topic_id,
             )
             for obj in objects:
                 content = contents(obj, partial(self._existing, s3, batch.topic, obj.key))
@@ -304,6 +333,7 @@ class S3ArchiveSink(Sink[SourceMessage]):
                     block_start=obj.block_start,
                     block=self.block,
                     codec=self.settings.archive_codec,
+                    topic_id=topic_id,
                 )
                 s3.put_object(Bucket=self.bucket, Key=obj.key, Body=body, ContentType="avro/binary")
                 written += len(obj.messages)

@@ -2,11 +2,12 @@
 
 Exactly-once in effect rests on three things, strongest first:
 
-1. every row carries its source ``_partition`` and ``_offset``: a restarted sink asks which
+1. every row carries its source ``_partition``, ``_offset`` and ``_topic_id`` (the topic's
+   incarnation: offsets restart when a topic is made anew): a restarted sink asks which
    offsets from its committed position on the table already holds (a minmax index on
    ``_offset`` keeps that to the recent parts) and does not insert those again; records
    without rows (dead letters) are handled again;
-2. every insert carries ``insert_deduplication_token`` = topic/partition/offset range and the
+2. every insert carries ``insert_deduplication_token`` = topic id/partition/offset range and the
    tables (and the rollups fed by views) keep a deduplication window, so a retried insert of
    the same batch, for instance after a timeout whose insert did land, is dropped, rollups too;
 3. the fact tables are ReplacingMergeTree on the event id, so even rows that got in twice
@@ -42,17 +43,28 @@ class FactTable:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Column names in insert order."""
+        """Names of the columns ``columns`` builds, in order."""
         return tuple(n for n, _ in self.columns)
 
     @property
     def types(self) -> tuple[str, ...]:
-        """Column types in insert order."""
+        """Types of the columns ``columns`` builds, in order."""
         return tuple(t for _, t in self.columns)
+
+    @property
+    def insert_names(self) -> tuple[str, ...]:
+        """Column names an insert sends: the built columns, then ``_topic_id``."""
+        return (*self.names, TOPIC_ID[0])
+
+    @property
+    def insert_types(self) -> tuple[str, ...]:
+        """Column types an insert sends."""
+        return (*self.types, TOPIC_ID[1])
 
     def create(self, db: str) -> str:
         """CREATE TABLE IF NOT EXISTS."""
         cols = [f"    `{n}` {t}" for n, t in self.columns]
+        cols.append(f"    `{TOPIC_ID[0]}` {TOPIC_ID[1]} DEFAULT ''")
         cols += [f"    INDEX {ix}" for ix in self.indexes]
         body = ",\n".join(cols)
         return (
@@ -64,6 +76,9 @@ class FactTable:
 
 
 _SOURCE = (("_partition", "UInt16"), ("_offset", "UInt64"))
+TOPIC_ID = ("_topic_id", "LowCardinality(String)")
+"""The source topic's incarnation (sinks/incarnation.py): offsets repeat across incarnations.
+Not built by ``columns`` (one value per batch): the sink adds it to each insert."""
 # Offsets grow with time like the sort keys, so a minmax index finds a restart's range fast.
 _OFFSET_INDEX = "offset_minmax _offset TYPE minmax GRANULARITY 4"
 _BOX = (("x1", "Float32"), ("y1", "Float32"), ("x2", "Float32"), ("y2", "Float32"))
@@ -171,6 +186,12 @@ def statements(db: str) -> list[str]:
     """Every statement that creates the projection (idempotent, in order)."""
     out = [f"CREATE DATABASE IF NOT EXISTS {db}"]
     out += [t.create(db) for t in FACT_TABLES]
+    # Tables made before `_topic_id` existed get it; their rows keep '' (unknown).
+    out += [
+        f"ALTER TABLE {db}.{t.name} ADD COLUMN IF NOT EXISTS "
+        f"`{TOPIC_ID[0]}` {TOPIC_ID[1]} DEFAULT '' AFTER `_offset`"
+        for t in FACT_TABLES
+    ]
     out.append(
         _rollup_target(
             db,

@@ -40,9 +40,11 @@ def error_code(exc: DatabaseError) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def dedup_token(batch: Batch[Any]) -> str:
-    """The insert deduplication token of a batch: its topic, partition and offset range."""
-    return f"{batch.topic}:{batch.partition}:{batch.first_offset}-{batch.last_offset}"
+def dedup_token(batch: Batch[Any], topic_id: str = "") -> str:
+    """The insert deduplication token of a batch: its topic (and the topic's incarnation,
+    where known), partition and offset range."""
+    topic = f"{batch.topic}@{topic_id}" if topic_id else batch.topic
+    return f"{topic}:{batch.partition}:{batch.first_offset}-{batch.last_offset}"
 
 
 def client_for(settings: SinkSettings, *, database: str | None = None) -> Client:
@@ -127,9 +129,9 @@ class ClickHouseSink(Sink[AvroRecord]):
         """The highest offset >= ``from_offset`` the partition's table has rows for."""
         rows = self._query(
             "SELECT max(_offset), count() FROM {db}.{table} "
-            "WHERE _partition = {p:UInt16} AND _offset >= {a:UInt64}",
+            "WHERE _topic_id = {t:String} AND _partition = {p:UInt16} AND _offset >= {a:UInt64}",
             tp,
-            {"p": tp.partition, "a": from_offset},
+            {"t": self.incarnation_of(tp.topic), "p": tp.partition, "a": from_offset},
         )
         top, count = rows[0]
         return int(top) if count else None
@@ -137,10 +139,10 @@ class ClickHouseSink(Sink[AvroRecord]):
     def stored_offsets(self, tp: TopicPartition, first: int, last: int) -> set[int]:
         """Offsets in first..last the partition's table has rows for (after a restart)."""
         rows = self._query(
-            "SELECT DISTINCT _offset FROM {db}.{table} "
-            "WHERE _partition = {p:UInt16} AND _offset BETWEEN {a:UInt64} AND {b:UInt64}",
+            "SELECT DISTINCT _offset FROM {db}.{table} WHERE _topic_id = {t:String} "
+            "AND _partition = {p:UInt16} AND _offset BETWEEN {a:UInt64} AND {b:UInt64}",
             tp,
-            {"p": tp.partition, "a": first, "b": last},
+            {"t": self.incarnation_of(tp.topic), "p": tp.partition, "a": first, "b": last},
         )
         return {int(o) for (o,) in rows}
 
@@ -170,16 +172,18 @@ class ClickHouseSink(Sink[AvroRecord]):
             raise BatchDataError(f"cannot build {table.name} columns: {exc}") from exc
         if rows == 0:
             return 0
+        topic_id = self.incarnation_of(batch.topic)
+        cols.append([topic_id] * rows)
         client = self._connect()
         try:
             client.insert(
                 table.name,
                 cols,
-                column_names=table.names,
+                column_names=table.insert_names,
                 database=self.db,
-                column_type_names=table.types,
+                column_type_names=table.insert_types,
                 column_oriented=True,
-                settings={"insert_deduplication_token": dedup_token(batch)},
+                settings={"insert_deduplication_token": dedup_token(batch, topic_id)},
             )
         except DataError as exc:
             raise BatchDataError(f"clickhouse cannot take a {table.name} batch: {exc}") from exc

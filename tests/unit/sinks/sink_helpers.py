@@ -9,7 +9,7 @@ record's id, so an idempotent store; it can be told to be down or to reject a va
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -232,6 +232,14 @@ class DeadLetterList:
             raise StoreUnavailableError("kafka", "dlq not acknowledged")
 
 
+TOPIC_ID = "0123456789abcdef0123456789abcdef"
+
+
+def fake_topic_ids(topics: Sequence[str]) -> dict[str, str]:
+    """What the broker would say of the topics' incarnations (one id for all here)."""
+    return dict.fromkeys(topics, TOPIC_ID)
+
+
 def run(
     sink: MemorySink,
     log: FakeLog,
@@ -253,6 +261,7 @@ def run(
         options=RunOptions(exit_when_idle_s=idle_s, from_beginning=from_beginning),
         consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
         dead_letters=dead,
+        topic_ids=fake_topic_ids,
     )
     runner.run()
     return runner, consumer, dead

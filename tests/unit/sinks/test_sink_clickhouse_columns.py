@@ -87,6 +87,16 @@ def test_check_refuses_what_the_columns_cannot_hold() -> None:
 def test_dedup_token_names_the_partition_range() -> None:
     batch: Batch[DetectedObject] = Batch(catalog.DETECTIONS, 4, 10, 19, [])
     assert dedup_token(batch) == "vidsight.detections:4:10-19"
+    # A topic made anew numbers offsets from 0 again: its inserts must not look like repeats.
+    assert dedup_token(batch, "ab" * 16) == f"vidsight.detections@{'ab' * 16}:4:10-19"
+
+
+def test_inserts_send_the_topic_id_after_the_built_columns() -> None:
+    for table in ddl.FACT_TABLES:
+        assert table.insert_names == (*table.names, "_topic_id")
+        assert len(table.insert_types) == len(table.insert_names)
+        assert "`_topic_id` LowCardinality(String) DEFAULT ''" in table.create("db")
+    assert any("ADD COLUMN IF NOT EXISTS `_topic_id`" in st for st in ddl.statements("db"))
 
 
 def test_error_codes_are_read_from_the_error() -> None:

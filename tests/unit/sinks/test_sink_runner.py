@@ -7,7 +7,7 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sink_helpers import DeadLetterList, FakeConsumer, FakeLog, MemorySink, run
+from sink_helpers import DeadLetterList, FakeConsumer, FakeLog, MemorySink, fake_topic_ids, run
 from sink_helpers import settings as sink_settings
 
 from sinks.metrics import SinkMetrics
@@ -161,6 +161,7 @@ def test_stop_flushes_and_commits_what_is_buffered() -> None:
         options=RunOptions(),
         consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
         dead_letters=DeadLetterList(),
+        topic_ids=fake_topic_ids,
     )
     thread = threading.Thread(target=runner.run)
     thread.start()
@@ -252,8 +253,43 @@ def test_idle_exit_waits_for_partitions_another_member_may_still_hold() -> None:
         options=RunOptions(exit_when_idle_s=0.1),
         consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
         dead_letters=DeadLetterList(),
+        topic_ids=fake_topic_ids,
     )
     started = time.monotonic()
     runner.run()
     assert time.monotonic() - started >= 2.0, "idle + twice the session timeout"
+    assert set(sink.rows) == {"r0", "r1"}
+
+
+def test_the_sink_learns_each_assigned_topics_incarnation_retrying_the_broker() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+    from sink_helpers import TOPIC_ID
+
+    log = FakeLog()
+    log.append(0, values(2))
+    sink = MemorySink(sink_settings(backoff_initial_s=0.01, backoff_max_s=0.02))
+    consumer = FakeConsumer(log)
+    asked: list[list[str]] = []
+
+    def flaky(topics: list[str]) -> dict[str, str]:
+        asked.append(list(topics))
+        if len(asked) < 3:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        return fake_topic_ids(topics)
+
+    runner = SinkRunner(
+        sink,
+        sink.settings,
+        serde=None,  # type: ignore[arg-type]
+        metrics=SinkMetrics(),
+        stop=threading.Event(),
+        options=RunOptions(exit_when_idle_s=0.1),
+        consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
+        dead_letters=DeadLetterList(),
+        topic_ids=flaky,  # type: ignore[arg-type]
+    )
+    runner.run()
+    assert len(asked) == 3, "asked again after each failure"
+    assert sink.topic_ids == dict.fromkeys(sink.topics, TOPIC_ID)
+    assert sink.incarnation_of(sink.topics[0]) == TOPIC_ID
     assert set(sink.rows) == {"r0", "r1"}

@@ -40,6 +40,19 @@ def test_key_names_topic_hour_partition_and_block_range() -> None:
     )
 
 
+def test_each_incarnation_of_a_topic_has_its_own_objects() -> None:
+    hour = datetime(2026, 3, 4, 5, tzinfo=UTC)
+    old, new = "01" * 16, "02" * 16
+    keys = {
+        object_key("archive", TOPIC, 7, hour=hour, block_start=0, block=10, topic_id=t)
+        for t in (old, new)
+    }
+    assert len(keys) == 2
+    assert f"00000000000000000000-00000000000000000009.{new}.avro" in "".join(sorted(keys))
+    planned = plan_objects("a", TOPIC, 2, [m(0), m(1)], block=10, topic_id=new)
+    assert [o.key.endswith(f".{new}.avro") for o in planned] == [True]
+
+
 def test_blocks_and_hours() -> None:
     assert [block_of(o, 10) for o in (0, 9, 10, 25)] == [0, 0, 10, 20]
     assert hour_of(T0_MS + HOUR_MS + 59 * 60_000) == datetime(2026, 1, 1, 1, tzinfo=UTC)
