@@ -16,13 +16,7 @@ from sinks.settings import SinkSettings
 from sinks.stores import STORES, expand
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
-)
+from vidsight.options import DATA_DIR_OPTION
 
 
 def _settings(ctx: click.Context, data_dir: Path | None, **overrides: Any) -> SinkSettings:

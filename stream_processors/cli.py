@@ -25,13 +25,8 @@ from stream_processors.errors import SensorConfigError
 from stream_processors.runtime.settings import ProcessorSettings
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
+from vidsight.options import DATA_DIR_OPTION
 
-DATA_DIR_OPTION = click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
-)
 IDLE_OPTION = click.option(
     "--exit-when-idle",
     "exit_when_idle",

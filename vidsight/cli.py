@@ -22,16 +22,10 @@ from stream_processors.cli import alerts_group, process_group, sensors_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
+from vidsight.options import DATA_DIR_OPTION
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
-
-DATA_DIR_OPTION = click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
-)
 
 
 def _fail(exc: VidsightError) -> None:

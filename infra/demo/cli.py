@@ -23,6 +23,7 @@ from infra.demo.pipeline import Progress as PipelineProgress
 from infra.demo.run import DemoRun
 from schemas.records import CrossingDirection
 from vidsight import settings as cfg
+from vidsight.options import DATA_DIR_OPTION
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 _S = TypeVar("_S", bound=cfg.Endpoints)
@@ -123,12 +124,7 @@ def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_d
 
 
 @click.command("demo")
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
-)
+@DATA_DIR_OPTION
 @click.option(
     "--seconds",
     type=click.FloatRange(5, 3600),

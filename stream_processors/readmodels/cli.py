@@ -9,6 +9,7 @@ import click
 
 from stream_processors.readmodels.settings import ReadModelSettings
 from vidsight import settings as cfg
+from vidsight.options import DATA_DIR_OPTION
 
 
 @click.group("readmodels")
@@ -17,12 +18,7 @@ def readmodels_group() -> None:
 
 
 @readmodels_group.command("run")
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="data dir of the local stack (env VIDSIGHT_DATA_DIR, default ./.vidsight)",
-)
+@DATA_DIR_OPTION
 @click.option("--web-port", type=click.IntRange(1, 65535), default=None, help="HTTP port")
 @click.option("--web-host", default=None, help="HTTP bind address and host other workers call")
 @click.option("--app-id", default=None, help="faust app id (consumer group, changelog prefix)")
