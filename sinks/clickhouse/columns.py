@@ -39,16 +39,16 @@ def check(message: SourceMessage, record: AvroRecord | None) -> AvroRecord:
 
 def detection_columns(items: Sequence[Item[Any]]) -> tuple[Columns, int]:
     """Columns of ``DETECTIONS`` (one row per object) and the row count."""
-    cols: Columns = [[] for _ in DETECTIONS.columns]
-    (event_id, index, camera, ts, seq, model, track, label, score) = cols[:9]
-    (x1, y1, x2, y2, uri, part, offset) = cols[9:]
-    rows = 0
-    # Per-frame values are repeated with extend([v] * n) and per-object ones appended: about
-    # half the calls of appending every column of every row, on the hottest insert path.
+    cols: Columns = [[] for _ in range(9)]
+    (event_id, index, camera, ts, seq, model, uri, part, offset) = cols
+    objects: list[Any] = []
+    # Per-frame values are repeated with extend([v] * n); the per-object columns are then
+    # built one comprehension each over all the batch's objects: on the hottest insert path
+    # that is about half the time of appending every object's values column by column.
     for item in items:
         d: Detections = item.value
-        objects = d.objects
-        n = len(objects)
+        objs = d.objects
+        n = len(objs)
         if not n:
             continue
         m = item.message
@@ -61,17 +61,27 @@ def detection_columns(items: Sequence[Item[Any]]) -> tuple[Columns, int]:
         uri.extend([d.evidence_uri] * n)
         part.extend([m.partition] * n)
         offset.extend([m.offset] * n)
-        for o in objects:
-            b = o.bbox
-            track.append(o.track_id)
-            label.append(o.label)
-            score.append(o.score)
-            x1.append(b.x1)
-            y1.append(b.y1)
-            x2.append(b.x2)
-            y2.append(b.y2)
-        rows += n
-    return cols, rows
+        objects.extend(objs)
+    boxes = [o.bbox for o in objects]
+    out: Columns = [
+        event_id,
+        index,
+        camera,
+        ts,
+        seq,
+        model,
+        [o.track_id for o in objects],
+        [o.label for o in objects],
+        [o.score for o in objects],
+        [b.x1 for b in boxes],
+        [b.y1 for b in boxes],
+        [b.x2 for b in boxes],
+        [b.y2 for b in boxes],
+        uri,
+        part,
+        offset,
+    ]
+    return out, len(objects)
 
 
 def sensor_event_row(e: SensorEvent, m: SourceMessage) -> tuple[Any, ...]:
