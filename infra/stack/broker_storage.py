@@ -10,7 +10,10 @@ and new records in one log.
 
 So a broker that starts over old storage starts empty instead, and says so: the old storage is
 moved aside, byte for byte, under ``broker-attic/<UTC time>/`` in the data dir (the S3 archive
-sink holds every topic as Avro files as well), never deleted.
+sink holds every topic as Avro files as well), never deleted. One log is carried over: the
+schema registry's, whose records are its whole state (the schemas and the ids that every
+Confluent-framed value and archive object refers to); it is read from the old storage and
+written to the new broker before the registry starts.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
+
+from infra.stack.errors import StackError
+from infra.stack.record_batches import read_partition
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +56,52 @@ def retire(bucket_dir: Path, data_dir: Path, *, now: float | None = None) -> Pat
         target,
     )
     return target
+
+
+def registry_log(bucket_dir: Path, topic: str) -> list[tuple[bytes | None, bytes]]:
+    """The schema registry's records (key, value) in the old storage, in order, without its
+    end-of-log markers: the registry's state, with every schema's id, to carry over."""
+    from schemas.registry.events import LogMarker, decode
+
+    out: list[tuple[bytes | None, bytes]] = []
+    for records in sorted(bucket_dir.glob(f"clusters/*/topics/{topic}/partitions/*/records")):
+        for _, key, value in read_partition(records):
+            if value is None or isinstance(decode(value), LogMarker):
+                continue
+            out.append((key, value))
+    return out
+
+
+def write_registry_log(
+    kafka_config: dict[str, Any], topic: str, records: list[tuple[bytes | None, bytes]]
+) -> None:
+    """Write the carried records to a new, empty registry topic (before the registry starts),
+    one acknowledged record at a time, as the registry itself writes them."""
+    from confluent_kafka import KafkaError, KafkaException, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    from schemas.registry.kafka_log import TOPIC_CONFIG
+
+    admin = AdminClient(kafka_config)
+    new = NewTopic(topic, num_partitions=1, replication_factor=-1, config=TOPIC_CONFIG)
+    try:
+        admin.create_topics([new], request_timeout=30)[topic].result(timeout=30)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise StackError(f"cannot create {topic} to carry the registry over: {exc}") from exc
+    producer = Producer({**kafka_config, "acks": "all", "linger.ms": 0})
+    failed: list[str] = []
+    for key, value in records:
+        producer.produce(
+            topic,
+            key=key,
+            value=value,
+            partition=0,
+            on_delivery=lambda err, _m: failed.append(str(err)) if err else None,
+        )
+        if producer.flush(30) or failed:
+            raise StackError(
+                f"carrying the schema registry's log into {topic} failed after "
+                f"{len(records)} record(s): {failed[0] if failed else 'not acknowledged'}"
+            )
+    log.info("carried records=%d of topic=%s into the new broker", len(records), topic)

@@ -244,13 +244,14 @@ def test_data_survives_down_up_with_embedded_postgres(
     """
     import boto3
     import clickhouse_connect
+    import httpx
     import psycopg
     import pymongo
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
     settings = stack_settings_factory(tmp_path / "persist", use_external_postgres=False)
-    names = ["s3", "kafka", "postgres", "mongo", "clickhouse"]
+    names = ["s3", "kafka", "schema-registry", "postgres", "mongo", "clickhouse"]
     stack = Stack(settings, names)  # type: ignore[arg-type]
     stack.up()
     try:
@@ -280,6 +281,14 @@ def test_data_survives_down_up_with_embedded_postgres(
             aws_secret_access_key=ep["s3_secret_key"],
         )
         s3.put_object(Bucket=ep["s3_bucket"], Key="kept.txt", Body=b"s3")
+        registry = ep["registry_url"]
+        schemas = ['"string"', '{"type": "record", "name": "R", "fields": []}']
+        ids = [
+            httpx.post(f"{registry}/subjects/kept-{i}-value/versions", json={"schema": text})
+            .raise_for_status()
+            .json()["id"]
+            for i, text in enumerate(schemas)
+        ]
 
         assert sorted(stack.down()) == sorted(names)
         stack.up()
@@ -325,6 +334,12 @@ def test_data_survives_down_up_with_embedded_postgres(
         ch = clickhouse_connect.get_client(host=host, port=int(port))
         assert ch.query("SELECT v FROM kept").result_rows == [("ch",)]
         assert s3.get_object(Bucket=ep["s3_bucket"], Key="kept.txt")["Body"].read() == b"s3"
+        # The registry's log was carried into the new broker: same subjects, same ids.
+        subjects = httpx.get(f"{registry}/subjects").raise_for_status().json()
+        assert sorted(subjects) == ["kept-0-value", "kept-1-value"]
+        for i, schema_id in enumerate(ids):
+            got = httpx.get(f"{registry}/subjects/kept-{i}-value/versions/latest").json()
+            assert (got["id"], got["version"]) == (schema_id, 1)
     finally:
         stack.down()
 
