@@ -10,10 +10,11 @@ and new records in one log.
 
 So a broker that starts over old storage starts empty instead, and says so: the old storage is
 moved aside, byte for byte, under ``broker-attic/<UTC time>/`` in the data dir (the S3 archive
-sink holds every topic as Avro files as well), never deleted. One log is carried over: the
-schema registry's, whose records are its whole state (the schemas and the ids that every
-Confluent-framed value and archive object refers to); it is read from the old storage and
-written to the new broker before the registry starts.
+sink holds every topic as Avro files as well), never deleted. Some logs are carried over
+(``carried_topics``): the schema registry's, whose records are its whole state (the schemas
+and the ids every Confluent-framed value and archive object refers to), and the declared
+configuration and feedback; they are read from the old storage and written to the new broker
+before the registry starts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.stack.errors import StackError
-from infra.stack.record_batches import read_partition
+from infra.stack.record_batches import Record, read_partition
+from schemas import catalog
 
 log = logging.getLogger(__name__)
 
@@ -58,50 +60,78 @@ def retire(bucket_dir: Path, data_dir: Path, *, now: float | None = None) -> Pat
     return target
 
 
-def registry_log(bucket_dir: Path, topic: str) -> list[tuple[bytes | None, bytes]]:
-    """The schema registry's records (key, value) in the old storage, in order, without its
-    end-of-log markers: the registry's state, with every schema's id, to carry over."""
+Carried = dict[str, dict[int, list[Record]]]
+"""Topic -> partition -> records, in offset order."""
+
+
+def carried_topics(registry_topic: str) -> tuple[str, ...]:
+    """The logs a restarted broker gets back: the registry's, and the topics that hold what
+    people declared (cameras, sensors, feedback), which nothing else can rebuild. The event
+    topics are not carried: the stores and the S3 archive hold them, and numbered anew they
+    would be projected a second time."""
+    return (registry_topic, catalog.CONFIG_CAMERAS, catalog.CONFIG_SENSORS, catalog.FEEDBACK)
+
+
+def carried_logs(bucket_dir: Path, registry_topic: str) -> Carried:
+    """The carried topics' records in the old storage (the registry's without its
+    end-of-log markers)."""
     from schemas.registry.events import LogMarker, decode
 
-    out: list[tuple[bytes | None, bytes]] = []
-    for records in sorted(bucket_dir.glob(f"clusters/*/topics/{topic}/partitions/*/records")):
-        for _, key, value in read_partition(records):
-            if value is None or isinstance(decode(value), LogMarker):
-                continue
-            out.append((key, value))
+    out: Carried = {}
+    for topic in carried_topics(registry_topic):
+        for records in sorted(bucket_dir.glob(f"clusters/*/topics/{topic}/partitions/*/records")):
+            kept = [
+                r
+                for r in read_partition(records)
+                if topic != registry_topic
+                or (r.value is not None and not isinstance(decode(r.value), LogMarker))
+            ]
+            if kept:
+                out.setdefault(topic, {})[int(records.parent.name)] = kept
     return out
 
 
-def write_registry_log(
-    kafka_config: dict[str, Any], topic: str, records: list[tuple[bytes | None, bytes]]
-) -> None:
-    """Write the carried records to a new, empty registry topic (before the registry starts),
-    one acknowledged record at a time, as the registry itself writes them."""
+def write_carried(kafka_config: dict[str, Any], logs: Carried, registry_topic: str) -> int:
+    """Write the carried records to their (new, empty) topics, each to the partition it came
+    from, with its timestamp and headers, one acknowledged record at a time as the registry
+    itself writes; returns how many."""
     from confluent_kafka import KafkaError, KafkaException, Producer
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+    from infra.topics import create_topics
     from schemas.registry.kafka_log import TOPIC_CONFIG
 
-    admin = AdminClient(kafka_config)
-    new = NewTopic(topic, num_partitions=1, replication_factor=-1, config=TOPIC_CONFIG)
-    try:
-        admin.create_topics([new], request_timeout=30)[topic].result(timeout=30)
-    except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise StackError(f"cannot create {topic} to carry the registry over: {exc}") from exc
+    if not logs:
+        return 0
+    if registry_topic in logs:
+        admin = AdminClient(kafka_config)
+        new = NewTopic(registry_topic, num_partitions=1, replication_factor=-1, config=TOPIC_CONFIG)
+        try:
+            admin.create_topics([new], request_timeout=30)[registry_topic].result(timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StackError(f"cannot create {registry_topic}: {exc}") from exc
+    create_topics(kafka_config, [catalog.topic(t) for t in logs if t != registry_topic])
     producer = Producer({**kafka_config, "acks": "all", "linger.ms": 0})
     failed: list[str] = []
-    for key, value in records:
-        producer.produce(
-            topic,
-            key=key,
-            value=value,
-            partition=0,
-            on_delivery=lambda err, _m: failed.append(str(err)) if err else None,
-        )
-        if producer.flush(30) or failed:
-            raise StackError(
-                f"carrying the schema registry's log into {topic} failed after "
-                f"{len(records)} record(s): {failed[0] if failed else 'not acknowledged'}"
-            )
-    log.info("carried records=%d of topic=%s into the new broker", len(records), topic)
+    written = 0
+    for topic, partitions in logs.items():
+        for partition, records in sorted(partitions.items()):
+            for r in records:
+                producer.produce(
+                    topic,
+                    key=r.key,
+                    value=r.value,
+                    partition=partition,
+                    timestamp=r.timestamp_ms,
+                    headers=list(r.headers) or None,
+                    on_delivery=lambda err, _m: failed.append(str(err)) if err else None,
+                )
+                if producer.flush(30) or failed:
+                    raise StackError(
+                        f"carrying {topic}[{partition}] into the new broker failed after "
+                        f"{written} record(s): {failed[0] if failed else 'not acknowledged'}"
+                    )
+                written += 1
+            log.info("carried topic=%s partition=%d records=%d", topic, partition, len(records))
+    return written

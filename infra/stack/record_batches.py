@@ -12,11 +12,20 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from infra.stack.errors import StackError
 
-Record = tuple[int, bytes | None, bytes | None]
-"""Offset, key, value."""
+
+class Record(NamedTuple):
+    """One record of a stored batch."""
+
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 """baseOffset, batchLength, partitionLeaderEpoch, magic, crc, attributes, lastOffsetDelta,
@@ -57,7 +66,7 @@ def decode_batch(data: bytes, first_offset: int) -> list[Record]:
     if len(data) < _HEADER.size:
         raise BatchFormatError(f"{len(data)} bytes is shorter than a batch header")
     fields = _HEADER.unpack_from(data)
-    magic, attributes, count = fields[3], fields[5], fields[12]
+    magic, attributes, base_ts, count = fields[3], fields[5], fields[7], fields[12]
     if magic != 2:
         raise BatchFormatError(f"message format {magic}, not 2")
     if attributes & 0x07:
@@ -68,12 +77,19 @@ def decode_batch(data: bytes, first_offset: int) -> list[Record]:
         length, pos = _varint(data, pos)
         end = pos + length
         pos += 1  # record attributes
-        _, pos = _varint(data, pos)  # timestamp delta
+        ts_delta, pos = _varint(data, pos)
         delta, pos = _varint(data, pos)
         key, pos = _bytes(data, pos)
         value, pos = _bytes(data, pos)
-        out.append((first_offset + delta, key, value))
-        pos = end  # headers are not needed
+        n_headers, pos = _varint(data, pos)
+        headers = []
+        for _ in range(n_headers):
+            name, pos = _bytes(data, pos)
+            header, pos = _bytes(data, pos)
+            headers.append(((name or b"").decode("utf-8", errors="replace"), header))
+        if pos != end:
+            raise BatchFormatError(f"record {delta} is {length} bytes but its fields end elsewhere")
+        out.append(Record(first_offset + delta, base_ts + ts_delta, key, value, tuple(headers)))
     return out
 
 

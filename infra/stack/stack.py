@@ -63,8 +63,8 @@ class Stack:
             raise StackError(f"unknown part(s) {sorted(unknown)}; known: {', '.join(p.PART_ORDER)}")
         self.names = [n for n in p.PART_ORDER if n in wanted]
         self.run_dir = self.data / "run"
-        self._registry_records: list[tuple[bytes | None, bytes]] = []
-        """The registry's log read from a retired broker storage, until written back."""
+        self._carried: broker_storage.Carried = {}
+        """Logs read from a retired broker storage, until written to the new broker."""
         self.log_dir = self.data / "logs"
 
     # ---- endpoints -------------------------------------------------------------------------
@@ -153,9 +153,9 @@ class Stack:
                     started.append(name)
             for name in to_start:
                 self._wait_healthy(parts[name])
-            # Without the registry in this `up`, its log still goes back into the broker.
+            # Without the registry in this `up`, the carried logs still go back in.
             if "kafka" in parts:
-                self._write_registry_records()
+                self._write_carried()
         except BaseException:
             for name in reversed(started):
                 record = PidFile(self.run_dir, name).running()
@@ -182,7 +182,7 @@ class Stack:
             PidFile(self.run_dir, name).remove()
             running[name] = None
         # Read before the move: a log that cannot be read stops here, with nothing moved.
-        self._registry_records = broker_storage.registry_log(bucket, p.SCHEMAS_TOPIC)
+        self._carried = broker_storage.carried_logs(bucket, p.SCHEMAS_TOPIC)
         broker_storage.retire(bucket, self.data)
 
     def _decide_postgres(self) -> str | None:
@@ -209,17 +209,17 @@ class Stack:
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.data / STACK_FILE)
 
-    def _write_registry_records(self) -> None:
-        if self._registry_records:
-            records, self._registry_records = self._registry_records, []
+    def _write_carried(self) -> None:
+        if self._carried:
+            logs, self._carried = self._carried, {}
             conf = {"bootstrap.servers": f"{self.settings.host}:{self.settings.ports.kafka}"}
-            broker_storage.write_registry_log(conf, p.SCHEMAS_TOPIC, records)
+            broker_storage.write_carried(conf, logs, p.SCHEMAS_TOPIC)
 
     def _prepare(self, part: p.Part) -> None:
         if part.name == "schema-registry":
-            # The broker is up (the registry depends on it) and empty: the registry's log
-            # goes back in before the registry reads it.
-            self._write_registry_records()
+            # The broker is up (the registry depends on it) and empty: the carried logs go
+            # back in before the registry reads its own.
+            self._write_carried()
         if part.name == "postgres":
             pg.init_embedded(self.data / "postgres")
         elif part.name == "s3":

@@ -281,6 +281,22 @@ def test_data_survives_down_up_with_embedded_postgres(
             aws_secret_access_key=ep["s3_secret_key"],
         )
         s3.put_object(Bucket=ep["s3_bucket"], Key="kept.txt", Body=b"s3")
+        # A declared-configuration topic: carried over record by record (key, value, time,
+        # headers), unlike the event topics.
+        from infra.topics import create_topics
+        from schemas import catalog
+
+        kafka_conf = {"bootstrap.servers": ep["kafka_bootstrap"]}
+        create_topics(kafka_conf, [catalog.topic(catalog.CONFIG_SENSORS)])
+        prod.produce(
+            catalog.CONFIG_SENSORS,
+            key=b"gate-line",
+            value=b"config-bytes",
+            timestamp=1_700_000_000_000,
+            headers=[("origin", b"test")],
+        )
+        prod.produce(catalog.CONFIG_SENSORS, key=b"gone", value=None, timestamp=1_700_000_000_001)
+        assert prod.flush(30) == 0
         registry = ep["registry_url"]
         schemas = ['"string"', '{"type": "record", "name": "R", "fields": []}']
         ids = [
@@ -334,6 +350,19 @@ def test_data_survives_down_up_with_embedded_postgres(
         ch = clickhouse_connect.get_client(host=host, port=int(port))
         assert ch.query("SELECT v FROM kept").result_rows == [("ch",)]
         assert s3.get_object(Bucket=ep["s3_bucket"], Key="kept.txt")["Body"].read() == b"s3"
+        cons = Consumer({**kafka_conf, "group.id": "c", "enable.auto.commit": False})
+        cons.assign([TopicPartition(catalog.CONFIG_SENSORS, 0, 0)])
+        carried: list[tuple[object, ...]] = []
+        end = time.monotonic() + 30
+        while len(carried) < 2 and time.monotonic() < end:
+            msg = cons.poll(0.5)
+            if msg is not None and not msg.error():
+                carried.append((msg.key(), msg.value(), msg.timestamp()[1], msg.headers()))
+        cons.close()
+        assert carried == [
+            (b"gate-line", b"config-bytes", 1_700_000_000_000, [("origin", b"test")]),
+            (b"gone", None, 1_700_000_000_001, None),
+        ]
         # The registry's log was carried into the new broker: same subjects, same ids.
         subjects = httpx.get(f"{registry}/subjects").raise_for_status().json()
         assert sorted(subjects) == ["kept-0-value", "kept-1-value"]

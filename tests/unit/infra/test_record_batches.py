@@ -17,13 +17,20 @@ REAL_BATCH = bytes.fromhex(
 
 
 def test_a_real_batch_decodes_to_its_record_at_the_file_offset() -> None:
-    assert decode_batch(REAL_BATCH, 1) == [(1, b"\x00probe", b"probe")]
+    [record] = decode_batch(REAL_BATCH, 1)
+    assert (record.offset, record.key, record.value, record.headers) == (
+        1,
+        b"\x00probe",
+        b"probe",
+        (),
+    )
+    assert record.timestamp_ms == 0x1A241720AB5  # 2026-12-04, the produce time
 
 
 def test_a_partition_reads_in_offset_order_not_name_order(tmp_path: Path) -> None:
     (tmp_path / "00000000000000000010.batch").write_bytes(REAL_BATCH)
     (tmp_path / "00000000000000000009.batch").write_bytes(REAL_BATCH)
-    assert [o for o, _, _ in read_partition(tmp_path)] == [9, 10]
+    assert [r.offset for r in read_partition(tmp_path)] == [9, 10]
 
 
 def test_compressed_or_foreign_batches_are_refused_by_name(tmp_path: Path) -> None:
