@@ -8,6 +8,7 @@ UIs are and what to type next. Exit status 1 when the stores disagree with the g
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -108,19 +109,34 @@ def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_d
         console.print(f"  {name:<16} {url}", highlight=False)
     console.print("\n[bold]Look further[/]")
     cam = run.site.camera_ids[0]
+    v = command_name()
     for line in (
-        f"vidsight alerts tail --from-beginning --exit-when-idle 5 {d}",
-        f'vidsight sql "SELECT rule, count() FROM alerts FINAL GROUP BY rule" {d}',
-        'vidsight sql "SELECT sensor_id, direction, count() AS n FROM sensor_events FINAL '
+        f"{v} alerts tail --from-beginning --exit-when-idle 5 {d}",
+        f'{v} sql "SELECT rule, count() FROM alerts FINAL GROUP BY rule" {d}',
+        f'{v} sql "SELECT sensor_id, direction, count() AS n FROM sensor_events FINAL '
         f"WHERE kind = 'line_cross' GROUP BY sensor_id, direction ORDER BY sensor_id\" {d}",
-        f"vidsight sql \"SELECT label, count() FROM detections FINAL WHERE camera_id = '{cam}' "
+        f"{v} sql \"SELECT label, count() FROM detections FINAL WHERE camera_id = '{cam}' "
         f'GROUP BY label" --format csv {d}',
-        f"vidsight sensors apply {run.site_file} {d}    # after editing the site",
-        f"vidsight status {d}",
-        f"vidsight down {d}",
+        f"{v} sensors apply {run.site_file} {d}    # after editing the site",
+        f"{v} status {d}",
+        f"{v} down {d}",
     ):
         # soft_wrap: a long command stays one line, so it can be copied as it is
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def command_name() -> str:
+    """How to call vidsight from here: ``vidsight`` when that is the one on PATH, else the
+    path of the one running (``make demo`` runs ``.venv/bin/vidsight`` without activating
+    the venv, so a bare ``vidsight`` would not be found)."""
+    running = Path(sys.argv[0])
+    on_path = shutil.which("vidsight")
+    if running.name != "vidsight" or (on_path and Path(on_path).resolve() == running.resolve()):
+        return "vidsight"
+    try:
+        return str(running.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(running.resolve())
 
 
 @click.command("demo")
