@@ -52,12 +52,31 @@ def retire(bucket_dir: Path, data_dir: Path, *, now: float | None = None) -> Pat
     target.mkdir(parents=True)
     for entry in sorted(bucket_dir.iterdir()):
         entry.rename(target / entry.name)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    (target / ATTIC_README).write_text(_README.format(size=size))
     log.warning(
         "the embedded broker cannot resume its topics after a restart (Tansu S3 engine); "
-        "it starts empty, its earlier storage is kept in %s",
+        "it starts empty, its earlier storage (%.1f MiB) is kept in %s",
+        size / 2**20,
         target,
     )
     return target
+
+
+ATTIC_README = "README.txt"
+_README = """\
+The storage of a local Tansu broker that was stopped ({size} bytes), moved here when the
+broker started again: Tansu 0.6 cannot resume its partitions after a restart, so the new
+broker starts empty (see infra/stack/broker_storage.py in vidsight).
+
+Carried into the new broker already: the schema registry's log, the camera and sensor
+configuration topics and operator feedback. The event topics here are also in the stores and,
+as Avro files, in the S3 archive (bucket vidsight, prefix archive/). Each file under
+clusters/*/topics/<topic>/partitions/<n>/records/ is one Kafka record batch (format v2),
+named by its first offset; infra/stack/record_batches.py reads them.
+
+Nothing reads this folder again: delete it when you no longer need it.
+"""
 
 
 Carried = dict[str, dict[int, list[Record]]]

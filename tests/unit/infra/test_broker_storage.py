@@ -31,6 +31,8 @@ def test_old_storage_moves_to_the_attic_byte_for_byte(tmp_path: Path) -> None:
     batch = next(moved.rglob("*.batch"))
     assert batch.read_bytes() == b"batch"
     assert (moved / "clusters" / "vidsight" / "meta.json").read_text() == "{}"
+    readme = (moved / broker_storage.ATTIC_README).read_text()
+    assert "7 bytes" in readme and "delete it" in readme  # b"batch" + "{}"
 
 
 def test_two_moves_in_one_second_keep_both(tmp_path: Path) -> None:
