@@ -114,23 +114,20 @@ def write_carried(kafka_config: dict[str, Any], logs: Carried, registry_topic: s
     """Write the carried records to their (new, empty) topics, each to the partition it came
     from, with its timestamp and headers, one acknowledged record at a time as the registry
     itself writes; returns how many."""
-    from confluent_kafka import KafkaError, KafkaException, Producer
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+    from confluent_kafka import Producer
 
     from infra.topics import create_topics
     from schemas.registry.kafka_log import TOPIC_CONFIG
 
     if not logs:
         return 0
-    if registry_topic in logs:
-        admin = AdminClient(kafka_config)
-        new = NewTopic(registry_topic, num_partitions=1, replication_factor=-1, config=TOPIC_CONFIG)
-        try:
-            admin.create_topics([new], request_timeout=30)[registry_topic].result(timeout=30)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise StackError(f"cannot create {registry_topic}: {exc}") from exc
-    create_topics(kafka_config, [catalog.topic(t) for t in logs if t != registry_topic])
+    registry = catalog.TopicSpec(
+        registry_topic, None, 1, TOPIC_CONFIG, compacted=False, doc="schema registry log"
+    )
+    create_topics(
+        kafka_config,
+        [registry if t == registry_topic else catalog.topic(t) for t in logs],
+    )
     producer = Producer({**kafka_config, "acks": "all", "linger.ms": 0})
     failed: list[str] = []
     written = 0

