@@ -240,6 +240,29 @@ def fake_topic_ids(topics: Sequence[str]) -> dict[str, str]:
     return dict.fromkeys(topics, TOPIC_ID)
 
 
+def runner_for(
+    sink: MemorySink,
+    consumer: FakeConsumer,
+    options: RunOptions,
+    *,
+    stop: threading.Event | None = None,
+    dead: DeadLetterList | None = None,
+    topic_ids: Callable[[Sequence[str]], dict[str, str]] = fake_topic_ids,
+) -> SinkRunner:
+    """A runner of ``sink`` on the fake consumer (nothing decoded: MemorySink takes bytes)."""
+    return SinkRunner(
+        sink,
+        sink.settings,
+        serde=None,  # type: ignore[arg-type]  # MemorySink does not decode
+        metrics=SinkMetrics(),
+        stop=stop if stop is not None else threading.Event(),
+        options=options,
+        consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
+        dead_letters=dead if dead is not None else DeadLetterList(),
+        topic_ids=topic_ids,
+    )
+
+
 def run(
     sink: MemorySink,
     log: FakeLog,
@@ -252,16 +275,7 @@ def run(
     """Run a sink over a log until idle; returns the runner, its consumer and dead letters."""
     consumer = FakeConsumer(log, per_call=per_call)
     dead = dlq or DeadLetterList()
-    runner = SinkRunner(
-        sink,
-        sink.settings,
-        serde=None,  # type: ignore[arg-type]  # MemorySink does not decode
-        metrics=SinkMetrics(),
-        stop=threading.Event(),
-        options=RunOptions(exit_when_idle_s=idle_s, from_beginning=from_beginning),
-        consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
-        dead_letters=dead,
-        topic_ids=fake_topic_ids,
-    )
+    options = RunOptions(exit_when_idle_s=idle_s, from_beginning=from_beginning)
+    runner = runner_for(sink, consumer, options, dead=dead)
     runner.run()
     return runner, consumer, dead

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sink_helpers import DeadLetterList, FakeConsumer, FakeLog, MemorySink, fake_topic_ids, run
+from sink_helpers import (
+    DeadLetterList,
+    FakeConsumer,
+    FakeLog,
+    MemorySink,
+    fake_topic_ids,
+    run,
+    runner_for,
+)
 from sink_helpers import settings as sink_settings
 
-from sinks.metrics import SinkMetrics
-from sinks.runner import RunOptions, SinkRunner
+from sinks.runner import RunOptions
 
 
 def values(n: int, start: int = 0) -> list[bytes]:
@@ -152,17 +160,7 @@ def test_stop_flushes_and_commits_what_is_buffered() -> None:
     sink = MemorySink(sink_settings(batch_max_age_s=3600, batch_max_records=100))
     consumer = FakeConsumer(log)
     stop = threading.Event()
-    runner = SinkRunner(
-        sink,
-        sink.settings,
-        serde=None,  # type: ignore[arg-type]
-        metrics=SinkMetrics(),
-        stop=stop,
-        options=RunOptions(),
-        consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
-        dead_letters=DeadLetterList(),
-        topic_ids=fake_topic_ids,
-    )
+    runner = runner_for(sink, consumer, RunOptions(), stop=stop)
     thread = threading.Thread(target=runner.run)
     thread.start()
     deadline = time.monotonic() + 5
@@ -244,17 +242,7 @@ def test_idle_exit_waits_for_partitions_another_member_may_still_hold() -> None:
     log.append(0, values(2))
     sink = MemorySink(sink_settings(session_timeout_ms=1000))
     consumer = PartlyAssigned(log)
-    runner = SinkRunner(
-        sink,
-        sink.settings,
-        serde=None,  # type: ignore[arg-type]
-        metrics=SinkMetrics(),
-        stop=threading.Event(),
-        options=RunOptions(exit_when_idle_s=0.1),
-        consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
-        dead_letters=DeadLetterList(),
-        topic_ids=fake_topic_ids,
-    )
+    runner = runner_for(sink, consumer, RunOptions(exit_when_idle_s=0.1))
     started = time.monotonic()
     runner.run()
     assert time.monotonic() - started >= 2.0, "idle + twice the session timeout"
@@ -271,23 +259,13 @@ def test_the_sink_learns_each_assigned_topics_incarnation_retrying_the_broker() 
     consumer = FakeConsumer(log)
     asked: list[list[str]] = []
 
-    def flaky(topics: list[str]) -> dict[str, str]:
+    def flaky(topics: Sequence[str]) -> dict[str, str]:
         asked.append(list(topics))
         if len(asked) < 3:
             raise KafkaException(KafkaError(KafkaError._TRANSPORT))
         return fake_topic_ids(topics)
 
-    runner = SinkRunner(
-        sink,
-        sink.settings,
-        serde=None,  # type: ignore[arg-type]
-        metrics=SinkMetrics(),
-        stop=threading.Event(),
-        options=RunOptions(exit_when_idle_s=0.1),
-        consumer_factory=lambda conf: consumer,  # type: ignore[arg-type,return-value]
-        dead_letters=DeadLetterList(),
-        topic_ids=flaky,  # type: ignore[arg-type]
-    )
+    runner = runner_for(sink, consumer, RunOptions(exit_when_idle_s=0.1), topic_ids=flaky)
     runner.run()
     assert len(asked) == 3, "asked again after each failure"
     assert sink.topic_ids == dict.fromkeys(sink.topics, TOPIC_ID)
