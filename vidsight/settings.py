@@ -1,9 +1,10 @@
 """Settings: one frozen model per process kind, from ``VIDSIGHT_*`` env vars and a TOML file.
 
 Precedence (highest first): explicit keyword arguments, environment variables, the TOML file
-named by ``VIDSIGHT_CONFIG`` (or passed as ``config_file``), the endpoints file a running local
-stack wrote (``<data_dir>/stack.json``), then the built-in loopback defaults. Nothing is read at
-import time: callers build settings in ``main()`` with :func:`load`.
+named by ``VIDSIGHT_CONFIG`` (or passed as ``config_file``), the secrets a local stack
+generated (``<data_dir>/secrets/<field>``, 0600 files), the endpoints file it wrote
+(``<data_dir>/stack.json``, which holds no secret), then the built-in loopback defaults.
+Nothing is read at import time: callers build settings in ``main()`` with :func:`load`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from vidsight.errors import ConfigError
 ENV_PREFIX = "VIDSIGHT_"
 DEFAULT_DATA_DIR = Path(".vidsight")
 STACK_FILE = "stack.json"
+SECRETS_DIR = "secrets"
+"""Folder (0700) under the data dir with one 0600 file per generated secret, named by field."""
 
 
 class Ports(BaseModel):
@@ -79,6 +82,19 @@ class Endpoints(BaseSettings):
         SecretStr("mongodb://127.0.0.1:27017/"), description="MongoDB connection URI"
     )
     clickhouse_url: str = Field("http://127.0.0.1:8123", description="ClickHouse HTTP URL")
+    clickhouse_user: str = Field(
+        "vidsight", min_length=1, max_length=64, description="ClickHouse user every client names"
+    )
+    clickhouse_password: SecretStr = Field(
+        SecretStr(""),
+        description="ClickHouse password (the local stack generates one at the first `up`)",
+    )
+    registry_user: str = Field(
+        "", max_length=64, description="schema registry HTTP basic-auth user ('' = no auth)"
+    )
+    registry_password: SecretStr = Field(
+        SecretStr(""), description="schema registry HTTP basic-auth password"
+    )
     s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3 endpoint URL")
     s3_bucket: str = Field("vidsight", min_length=3, description="S3 bucket for evidence/archive")
     s3_region: str = Field("us-east-1", description="S3 region name")
@@ -102,6 +118,20 @@ class Endpoints(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/")
+
+    def registry_client_config(self) -> dict[str, Any]:
+        """confluent-kafka SchemaRegistryClient config, basic auth included when set."""
+        conf: dict[str, Any] = {"url": self.registry_url}
+        if self.registry_user:
+            password = self.registry_password.get_secret_value()
+            conf["basic.auth.user.info"] = f"{self.registry_user}:{password}"
+        return conf
+
+    def registry_auth(self) -> tuple[str, str] | None:
+        """(user, password) for HTTP basic auth against the registry, or None without auth."""
+        if not self.registry_user:
+            return None
+        return self.registry_user, self.registry_password.get_secret_value()
 
     def kafka_client_config(self, **overrides: Any) -> dict[str, Any]:
         """librdkafka config for this deployment, pass-through options included."""
@@ -176,6 +206,23 @@ def _stack_file_values(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, A
     return {k: v for k, v in values.items() if k in fields}
 
 
+def read_secrets(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, str]:
+    """Secrets a local stack generated (``<data_dir>/secrets/<field>``), for fields we have."""
+    folder = data_dir / SECRETS_DIR
+    values: dict[str, str] = {}
+    if not folder.is_dir():
+        return values
+    for name in fields:
+        path = folder / name
+        try:
+            values[name] = path.read_text().strip()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:
+            raise ConfigError(f"secret file {path} cannot be read: {exc.strerror}") from exc
+    return values
+
+
 def format_validation_error(exc: ValidationError, *, source: str) -> str:
     """One line per bad key: the key, the value given, and what is allowed."""
     lines = [f"invalid settings ({source}):"]
@@ -183,7 +230,8 @@ def format_validation_error(exc: ValidationError, *, source: str) -> str:
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
         env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
         value = err.get("input")
-        shown = "<secret>" if "key" in key or "dsn" in key or "uri" in key else repr(value)
+        secret = any(word in key for word in ("key", "dsn", "uri", "password"))
+        shown = "<secret>" if secret else repr(value)
         lines.append(f"  {key} (env {env}) = {shown}: {err['msg']}")
     return "\n".join(lines)
 
@@ -211,7 +259,8 @@ def load(
         or DEFAULT_DATA_DIR
     )
     stack_values = _stack_file_values(data_dir, cls.model_fields)
-    layered = {**stack_values, **file_values}
+    secrets = read_secrets(data_dir, cls.model_fields)
+    layered = {**stack_values, **secrets, **file_values}
 
     base = cls
 
