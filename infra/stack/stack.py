@@ -14,12 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from infra.stack import broker_storage
 from infra.stack import parts as p
 from infra.stack import postgres as pg
+from infra.stack import secrets as sec
 from infra.stack.errors import PortInUseError, StackError
 from infra.stack.process import PidFile, PidRecord, port_is_free, spawn, stop, tail
+from vidsight.redact import redact_text, redact_url
 from vidsight.settings import STACK_FILE, StackSettings
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,11 @@ class Stack:
     """The local stack rooted at ``settings.data_dir``."""
 
     def __init__(self, settings: StackSettings, parts: Iterable[str] | None = None) -> None:
-        self.settings = settings
         self.data = settings.data_dir.resolve()
+        # The credentials of an earlier `up` (probes need them); `up` generates missing ones.
+        if sec.secrets_dir(self.data).is_dir():
+            settings = sec.ensure_secrets(settings, self.data)
+        self.settings = settings
         # Without an explicit choice, act on the parts the last `up` started (else all).
         wanted = set(parts if parts is not None else self._state().get("parts", p.PART_ORDER))
         unknown = wanted - set(p.PART_ORDER)
@@ -80,31 +86,46 @@ class Stack:
         """('external'|'embedded', database DSN) as decided by the last ``up``."""
         state = (self._state() if state is None else state).get("postgres", {})
         if state.get("mode") == "external":
+            # stack.json holds the DSN without its password; the whole DSN is a secret file.
+            secret = sec.secrets_dir(self.data) / "postgres_dsn"
+            if secret.is_file():
+                return "external", secret.read_text().strip()
             return "external", str(state["dsn"])
         s = self.settings
-        dsn = f"postgresql://postgres@{s.host}:{s.ports.postgres}/{s.postgres_database}"
-        return "embedded", dsn
+        password = sec.read_secret(self.data, sec.POSTGRES_PASSWORD)
+        user = f"postgres:{quote(password, safe='')}" if password else "postgres"
+        return "embedded", f"postgresql://{user}@{s.host}:{s.ports.postgres}/{s.postgres_database}"
 
     def endpoints(self, state: dict[str, Any] | None = None) -> dict[str, str]:
-        """Endpoint settings (field names of ``vidsight.settings.Endpoints``) for clients."""
+        """Endpoint settings (field names of ``vidsight.settings.Endpoints``) for clients.
+
+        No secret is among them: clients read the credentials from ``DATA_DIR/secrets``.
+        """
         s = self.settings
         return {
             "data_dir": str(self.data),
             "kafka_bootstrap": f"{s.host}:{s.ports.kafka}",
             "registry_url": f"http://{s.host}:{s.ports.schema_registry}",
-            "postgres_dsn": self.postgres_mode(state)[1],
+            "postgres_dsn": redact_url(self.postgres_mode(state)[1]),
             "mongo_uri": f"mongodb://{s.host}:{s.ports.mongo}/",
             "clickhouse_url": f"http://{s.host}:{s.ports.clickhouse}",
+            "clickhouse_user": s.clickhouse_user,
+            "registry_user": s.registry_user,
             "s3_endpoint": f"http://{s.host}:{s.ports.s3}",
             "s3_bucket": s.s3_bucket,
             "s3_region": s.s3_region,
             "s3_access_key": s.s3_access_key.get_secret_value(),
-            "s3_secret_key": s.s3_secret_key.get_secret_value(),
         }
 
     def endpoints_env(self) -> dict[str, str]:
-        """The endpoints as ``VIDSIGHT_*`` variables, for child processes such as Dagster."""
-        return {f"VIDSIGHT_{k.upper()}": v for k, v in self.endpoints().items()}
+        """The endpoints as ``VIDSIGHT_*`` variables, for child processes such as Dagster.
+
+        The PostgreSQL DSN is left out (it may hold a password): the child reads it, like every
+        secret, from ``stack.json`` and ``DATA_DIR/secrets`` through its data dir.
+        """
+        env = {f"VIDSIGHT_{k.upper()}": v for k, v in self.endpoints().items()}
+        env.pop("VIDSIGHT_POSTGRES_DSN")
+        return env
 
     def _part(self, name: str) -> p.Part:
         s, d = self.settings, self.data
@@ -121,7 +142,7 @@ class Stack:
         if name == "dagster":
             return p.dagster_part(s, d, self.endpoints_env())
         if name == "postgres":
-            return p.embedded_postgres_part(s, d)
+            return p.embedded_postgres_part(s, d, sec.read_secret(d, sec.POSTGRES_PASSWORD))
         raise StackError(f"unknown part {name!r}")
 
     # ---- up ----------------------------------------------------------------------------------
@@ -129,6 +150,7 @@ class Stack:
     def up(self) -> list[ComponentStatus]:
         """Start every part not already running; idempotent. Returns the status of each."""
         self.data.mkdir(parents=True, exist_ok=True)
+        self.settings = sec.ensure_secrets(self.settings, self.data)
         external_pg = self._decide_postgres() if "postgres" in self.names else None
         to_start = [n for n in self.names if not (n == "postgres" and external_pg)]
         parts = {n: self._part(n) for n in to_start}
@@ -201,14 +223,26 @@ class Stack:
     def _write_state(self, external_pg: str | None) -> None:
         state = self._state()
         if external_pg:
-            state["postgres"] = {"mode": "external", "dsn": external_pg}
+            state["postgres"] = {"mode": "external", "dsn": redact_url(external_pg)}
         elif "postgres" in self.names:
             state["postgres"] = {"mode": "embedded"}
+        # Clients find the whole DSN (password included) in the secrets folder, stack.json
+        # holds it without the password.
+        dsn = external_pg or self.postgres_mode(state)[1]
+        secret = sec.secrets_dir(self.data) / "postgres_dsn"
+        if redact_url(dsn) != dsn:
+            sec.write_secret(secret.parent, secret.name, dsn)
+        else:
+            secret.unlink(missing_ok=True)
         state["parts"] = self.names
         state["settings"] = {"host": self.settings.host, "ports": self.settings.ports.model_dump()}
         state["endpoints"] = self.endpoints(state)
+        # 0600 although it holds no secret: it maps this user's stack for anyone who reads it.
         tmp = self.data / (STACK_FILE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(state, indent=2))
         tmp.replace(self.data / STACK_FILE)
 
     def _write_carried(self) -> None:
@@ -223,7 +257,8 @@ class Stack:
             # back in before the registry reads its own.
             self._write_carried()
         if part.name == "postgres":
-            pg.init_embedded(self.data / "postgres")
+            password = sec.read_secret(self.data, sec.POSTGRES_PASSWORD)
+            pg.init_embedded(self.data / "postgres", password or "")
         elif part.name == "s3":
             for bucket in (self.settings.s3_bucket, p.TANSU_BUCKET):
                 (self.data / "s3" / bucket).mkdir(parents=True, exist_ok=True)
@@ -273,7 +308,8 @@ class Stack:
                 last = exc
                 time.sleep(0.25)
         raise StackError(
-            f"{part.name}: not healthy after {self.settings.start_timeout_s:.0f}s at {part.url} "
+            f"{part.name}: not healthy after {self.settings.start_timeout_s:.0f}s at "
+            f"{redact_url(part.url)} "
             f"({last}); log: {self.log_dir / (part.name + '.log')}"
         )
 
@@ -305,7 +341,7 @@ class Stack:
             result.append(
                 ComponentStatus(
                     name=name,
-                    url=part.url,
+                    url=redact_url(part.url),
                     healthy=healthy,
                     pid=record.pid if record else None,
                     managed=True,
@@ -320,7 +356,7 @@ class Stack:
         ok = pg.reachable(dsn)
         return ComponentStatus(
             name="postgres",
-            url=dsn,
+            url=redact_url(dsn),
             healthy=ok,
             pid=None,
             managed=False,
@@ -335,7 +371,7 @@ class Stack:
             part.probe()
             return True, None
         except Exception as exc:  # a failed probe is a status, not an error
-            return False, f"{type(exc).__name__}: {exc}"[:300]
+            return False, redact_text(f"{type(exc).__name__}: {exc}")[:300]
 
     def log_path(self, name: str) -> Path:
         if name not in p.PART_ORDER:

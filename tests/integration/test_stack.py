@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +16,7 @@ import pytest
 
 from infra.stack import PortInUseError, Stack
 from infra.stack.parts import PART_ORDER
+from vidsight.settings import Endpoints, load
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +43,6 @@ def test_status_json_reports_every_part_healthy(stack) -> None:
         if part["managed"]:
             assert isinstance(part["pid"], int)
     assert status["s3"]["access_key"] == stack.s3_access_key
-    assert status["s3"]["secret_key"] == stack.s3_secret_key
 
 
 def test_up_twice_is_idempotent(stack) -> None:
@@ -250,13 +252,24 @@ def test_data_survives_down_up_with_embedded_postgres(
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    # As root the embedded server runs as a system user that must enter the data dir, and the
+    # stack changes no permission outside it: this test makes its own folder enterable.
+    base = Path(tempfile.mkdtemp(prefix="vidsight-persist-"))
+    base.chmod(0o711)
+    tmp_path = base
     settings = stack_settings_factory(tmp_path / "persist", use_external_postgres=False)
     names = ["s3", "kafka", "schema-registry", "postgres", "mongo", "clickhouse"]
     stack = Stack(settings, names)  # type: ignore[arg-type]
     stack.up()
     try:
-        ep = stack.endpoints()
+        endpoints = load(Endpoints, data_dir=tmp_path / "persist")
+        ep = {
+            **stack.endpoints(),
+            "postgres_dsn": endpoints.postgres_dsn.get_secret_value(),
+            "s3_secret_key": endpoints.s3_secret_key.get_secret_value(),
+        }
         assert stack.postgres_mode()[0] == "embedded"
+        assert "***" in stack.endpoints()["postgres_dsn"], "the password stays out of stack.json"
         admin = AdminClient({"bootstrap.servers": ep["kafka_bootstrap"]})
         topic = NewTopic("persist", num_partitions=1, replication_factor=1)
         admin.create_topics([topic])["persist"].result(30)
@@ -270,7 +283,12 @@ def test_data_survives_down_up_with_embedded_postgres(
         with pymongo.MongoClient(ep["mongo_uri"]) as mc:
             mc["vidsight"]["kept"].insert_one({"_id": "mongo"})
         host, port = ep["clickhouse_url"].removeprefix("http://").split(":")
-        ch = clickhouse_connect.get_client(host=host, port=int(port))
+        ch = clickhouse_connect.get_client(
+            host=host,
+            port=int(port),
+            username=endpoints.clickhouse_user,
+            password=endpoints.clickhouse_password.get_secret_value(),
+        )
         ch.command("CREATE TABLE kept (v String) ENGINE = MergeTree ORDER BY v")
         ch.insert("kept", [["ch"]], column_names=["v"])
         s3 = boto3.client(
@@ -300,7 +318,11 @@ def test_data_survives_down_up_with_embedded_postgres(
         registry = ep["registry_url"]
         schemas = ['"string"', '{"type": "record", "name": "R", "fields": []}']
         ids = [
-            httpx.post(f"{registry}/subjects/kept-{i}-value/versions", json={"schema": text})
+            httpx.post(
+                f"{registry}/subjects/kept-{i}-value/versions",
+                json={"schema": text},
+                auth=endpoints.registry_auth(),
+            )
             .raise_for_status()
             .json()["id"]
             for i, text in enumerate(schemas)
@@ -347,7 +369,12 @@ def test_data_survives_down_up_with_embedded_postgres(
             assert conn.execute("SELECT v FROM kept").fetchall() == [("pg",)]
         with pymongo.MongoClient(ep["mongo_uri"]) as mc:
             assert mc["vidsight"]["kept"].find_one() == {"_id": "mongo"}
-        ch = clickhouse_connect.get_client(host=host, port=int(port))
+        ch = clickhouse_connect.get_client(
+            host=host,
+            port=int(port),
+            username=endpoints.clickhouse_user,
+            password=endpoints.clickhouse_password.get_secret_value(),
+        )
         assert ch.query("SELECT v FROM kept").result_rows == [("ch",)]
         assert s3.get_object(Bucket=ep["s3_bucket"], Key="kept.txt")["Body"].read() == b"s3"
         cons = Consumer({**kafka_conf, "group.id": "c", "enable.auto.commit": False})
@@ -364,13 +391,21 @@ def test_data_survives_down_up_with_embedded_postgres(
             (b"gone", None, 1_700_000_000_001, None),
         ]
         # The registry's log was carried into the new broker: same subjects, same ids.
-        subjects = httpx.get(f"{registry}/subjects").raise_for_status().json()
+        subjects = (
+            httpx.get(f"{registry}/subjects", auth=endpoints.registry_auth())
+            .raise_for_status()
+            .json()
+        )
         assert sorted(subjects) == ["kept-0-value", "kept-1-value"]
         for i, schema_id in enumerate(ids):
-            got = httpx.get(f"{registry}/subjects/kept-{i}-value/versions/latest").json()
+            got = httpx.get(
+                f"{registry}/subjects/kept-{i}-value/versions/latest",
+                auth=endpoints.registry_auth(),
+            ).json()
             assert (got["id"], got["version"]) == (schema_id, 1)
     finally:
         stack.down()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_logs_show_each_parts_log(stack) -> None:
