@@ -30,6 +30,7 @@ from stream_processors.readmodels.agents import add_agents
 from stream_processors.readmodels.crossings import CameraCrossings
 from stream_processors.readmodels.errors import ReadModelError
 from stream_processors.readmodels.faust_app import ReadModelApp
+from stream_processors.readmodels.kafka_auth import broker_credentials
 from stream_processors.readmodels.metrics import ReadModelMetrics
 from stream_processors.readmodels.occupancy import CameraOccupancy
 from stream_processors.readmodels.open_alerts import CameraAlerts
@@ -78,6 +79,9 @@ def faust_options(settings: ReadModelSettings, partitions: int) -> dict[str, Any
     """The faust settings of the app: the broker tuning of DESIGN.md and the web server."""
     return {
         "broker": [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        # The SASL/TLS settings every confluent-kafka client of the deployment gets, in faust's
+        # terms: the read models must not be the one client that connects without them.
+        "broker_credentials": broker_credentials(settings.kafka_config),
         # Only our settings: faust would otherwise read BROKER_*, WEB_PORT... from os.environ.
         "env": {},
         "autodiscover": False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stream_processors.errors import StreamProcessorError
+from vidsight.errors import ConfigError
 
 
 class ReadModelError(StreamProcessorError):
@@ -11,3 +12,7 @@ class ReadModelError(StreamProcessorError):
 
 class StateFormatError(ReadModelError):
     """A table value read back from its changelog does not have the expected shape."""
+
+
+class KafkaSecurityError(ReadModelError, ConfigError):
+    """The deployment's Kafka security settings cannot be given to faust as configured."""
