@@ -96,3 +96,31 @@ def test_settings_are_frozen_and_secrets_hidden(tmp_path: Path) -> None:
 def test_stack_file_supplies_ports_for_stack_commands(tmp_path: Path) -> None:
     (tmp_path / "stack.json").write_text(json.dumps({"settings": {"ports": {"dagster": 13000}}}))
     assert load(StackSettings, data_dir=tmp_path).ports.dagster == 13000
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "example.com", "::"])
+def test_non_loopback_host_refused_without_explicit_consent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> None:
+    monkeypatch.setenv("VIDSIGHT_HOST", host)
+    with pytest.raises(ConfigError) as info:
+        load(StackSettings, data_dir=tmp_path)
+    assert "host (env VIDSIGHT_HOST)" in str(info.value)
+    assert "allow_non_loopback" in str(info.value)
+    monkeypatch.setenv("VIDSIGHT_ALLOW_NON_LOOPBACK", "1")
+    assert load(StackSettings, data_dir=tmp_path).host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+def test_loopback_hosts_accepted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> None:
+    monkeypatch.setenv("VIDSIGHT_HOST", host)
+    assert load(StackSettings, data_dir=tmp_path).host == host
+
+
+def test_empty_clickhouse_user_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VIDSIGHT_CLICKHOUSE_USER", "")
+    with pytest.raises(ConfigError) as info:
+        load(Endpoints, data_dir=tmp_path)
+    assert "clickhouse_user (env VIDSIGHT_CLICKHOUSE_USER)" in str(info.value)
