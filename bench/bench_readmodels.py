@@ -179,13 +179,7 @@ def worker(
 
 
 def _producer(endpoints: Endpoints) -> Producer:
-    return Producer(
-        {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
-            "partitioner": "murmur2_random",
-            "linger.ms": 5,
-        }
-    )
+    return Producer(endpoints.kafka_client_config(partitioner="murmur2_random", **{"linger.ms": 5}))
 
 
 def throughput(
@@ -233,12 +227,13 @@ def raw_baseline(endpoints: Endpoints, serde: Serde, written: dict[int, list[int
     """Records/s of a plain confluent-kafka loop reading and decoding the same records."""
     codec = serde.topic(TOPIC, SensorEvent)
     consumer = Consumer(
-        {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
-            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 50,
-        }
+        endpoints.kafka_client_config(
+            **{
+                "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 50,
+            }
+        )
     )
     # Offsets from the delivery reports: the local broker's end offsets cannot be trusted.
     wanted = {p: (min(offs), max(offs)) for p, offs in written.items()}
