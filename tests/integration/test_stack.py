@@ -416,3 +416,48 @@ def test_logs_show_each_parts_log(stack) -> None:
     assert "==> s3 <==" in every.stdout and "==> clickhouse <==" in every.stdout
     bad = _vidsight("logs", "nope", env=stack.env())
     assert bad.returncode == 2 and "unknown part 'nope'" in bad.stderr
+
+
+def test_no_secret_in_status_command_lines_pid_files_logs_or_stack_json(stack) -> None:
+    """The attack: read what any local user can read (`ps`, status output, the data dir)."""
+    import psutil
+
+    if stack.settings is None:
+        pytest.skip("reused stack")
+    folder = stack.data_dir / "secrets"
+    secrets = {
+        p.name: p.read_text().strip() for p in folder.iterdir() if p.name not in ("registry_user",)
+    }
+    assert {"clickhouse_password", "registry_password", "s3_secret_key"} <= set(secrets)
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    for path in folder.iterdir():
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path
+    stack_json = stack.data_dir / "stack.json"
+    assert oct(stack_json.stat().st_mode & 0o777) == "0o600"
+
+    def leaks(text: str) -> list[str]:
+        return [name for name, value in secrets.items() if value and value in text]
+
+    for args in (("status", "--json"), ("status",)):
+        shown = _vidsight(*args, env=stack.env())
+        assert not leaks(shown.stdout + shown.stderr), args
+    assert not leaks(stack_json.read_text())
+    seen = 0
+    for pid_file in (stack.data_dir / "run").glob("*.pid"):
+        assert not leaks(pid_file.read_text()), pid_file
+        pid = json.loads(pid_file.read_text())["pid"]
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for child in procs:
+            try:
+                cmdline = " ".join(child.cmdline())
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue
+            seen += 1
+            assert not leaks(cmdline), (pid_file.name, cmdline)
+    assert seen >= 5, "the parts' processes were inspected"
+    for log_file in (stack.data_dir / "logs").glob("*.log"):
+        assert not leaks(log_file.read_text(errors="replace")), log_file
