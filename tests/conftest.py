@@ -102,18 +102,47 @@ def stack_settings_factory() -> object:
     return make_stack_settings
 
 
+def enterable_tmp_dir(prefix: str) -> Path:
+    """A new temp folder other users may enter (0711).
+
+    Run as root, the embedded PostgreSQL runs as a system user that must reach its data dir,
+    and the stack changes no permission outside the data dir; pytest's own temp folders are
+    0700, so stacks with the embedded server live in folders like this one.
+    """
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o711)
+    return path
+
+
+@pytest.fixture
+def enterable_tmp_path() -> Iterator[Path]:
+    """``tmp_path`` that the embedded PostgreSQL's system user may enter; removed afterwards."""
+    import shutil
+
+    path = enterable_tmp_dir("vidsight-test-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+def stack() -> Iterator[StackHandle]:
     """The whole local stack (every part of DESIGN.md), healthy."""
     reuse = os.environ.get("VIDSIGHT_TEST_STACK")
     if reuse:
         data = Path(reuse).resolve()
         yield StackHandle(endpoints=load(Endpoints, data_dir=data), data_dir=data, settings=None)
         return
+    import shutil
+
     from infra.stack import Stack
     from infra.stack import postgres as pg
 
-    data = tmp_path_factory.mktemp("stack")
+    base = enterable_tmp_dir("vidsight-stack-")
+    data = base / "stack"
     settings = make_stack_settings(data)
     stack = Stack(settings)
     try:
@@ -125,7 +154,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
         stack.down()
         mode, dsn = stack.postgres_mode()
         if mode == "external":
-            pg.drop_database(pg.with_database(dsn, "postgres"), settings.postgres_database)
+            pg.drop_database(pg.with_database(dsn, "postgres"), stack.postgres_database())
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

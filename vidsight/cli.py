@@ -77,6 +77,8 @@ def _status_table(statuses: list[Any]) -> Table:
         table.add_column(col)
     for st in statuses:
         note = st.error or st.extra.get("mode", "")
+        if not st.error and "database" in st.extra:
+            note = f"{st.extra['mode']}, database {st.extra['database']}"
         if st.name == "s3":
             note = f"bucket={st.extra['bucket']} key={st.extra['access_key']}"
         table.add_row(

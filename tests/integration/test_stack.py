@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -237,7 +235,7 @@ def test_down_with_nothing_running_says_so(tmp_path: Path) -> None:
 
 
 def test_data_survives_down_up_with_embedded_postgres(
-    tmp_path: Path, stack_settings_factory: Callable[..., object]
+    enterable_tmp_path: Path, stack_settings_factory: Callable[..., object]
 ) -> None:
     """Every store keeps its data across down/up; PostgreSQL here is the embedded fallback.
 
@@ -252,12 +250,8 @@ def test_data_survives_down_up_with_embedded_postgres(
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    # As root the embedded server runs as a system user that must enter the data dir, and the
-    # stack changes no permission outside it: this test makes its own folder enterable.
-    base = Path(tempfile.mkdtemp(prefix="vidsight-persist-"))
-    base.chmod(0o711)
-    tmp_path = base
-    settings = stack_settings_factory(tmp_path / "persist", use_external_postgres=False)
+    tmp_path = enterable_tmp_path
+    settings = stack_settings_factory(tmp_path / "persist")
     names = ["s3", "kafka", "schema-registry", "postgres", "mongo", "clickhouse"]
     stack = Stack(settings, names)  # type: ignore[arg-type]
     stack.up()
@@ -405,7 +399,6 @@ def test_data_survives_down_up_with_embedded_postgres(
             assert (got["id"], got["version"]) == (schema_id, 1)
     finally:
         stack.down()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_logs_show_each_parts_log(stack) -> None:
