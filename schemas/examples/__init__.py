@@ -1,0 +1,1 @@
+"""Runnable examples for downstream developers (copy them; nothing in vidsight imports them)."""
