@@ -286,10 +286,10 @@ class Stack:
         elif part.data_dir is not None:
             part.data_dir.mkdir(parents=True, exist_ok=True)
         if part.name == "dagster" and part.data_dir is not None:
+            # The stack owns this instance file: no telemetry (these machines reach nothing but
+            # package registries) and no first-use pop-up over the UI.
             instance = part.data_dir / "dagster.yaml"
-            if not instance.exists():
-                # No telemetry: these machines reach nothing but package registries.
-                instance.write_text("telemetry:\n  enabled: false\n")
+            instance.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
 
     def _start(self, part: p.Part) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **part.env}
