@@ -32,7 +32,12 @@ from schemas.records import (
     TimeWindow,
 )
 from stream_processors.errors import SensorConfigError
-from stream_processors.rules.validate import check_sensor
+from stream_processors.rules.validate import MAX_POLYGON_POINTS, check_sensor
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Bytes of a sensors file: hundreds of sensors at the point cap, and a bound on parse time."""
 
 FIELDS = (
     "id", "camera", "kind", "name", "points", "direction", "labels", "min_score", "min_area",
@@ -71,9 +76,20 @@ def parse_sensors_yaml(
     text: str, *, updated_ts: int, source: str = "<yaml>"
 ) -> tuple[SensorConfig, ...]:
     """Validate the sensors of a YAML document given as text."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_FILE_BYTES:
+        raise SensorConfigError(
+            None, "file", f"{size} bytes is over the cap of {MAX_FILE_BYTES}", source=source
+        )
     try:
-        document = yaml.safe_load(text)
-        lines = _line_index(text)
+        # One parse with libyaml: the node tree gives the lines, the same tree the values.
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            document = None if root is None else loader.construct_document(root)
+        finally:
+            loader.dispose()
+        lines = _line_index(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
@@ -228,6 +244,8 @@ def _enum(item: Mapping[str, Any], key: str, enum: Any, default: Any = None) -> 
 def _points(value: object) -> tuple[Point, ...]:
     if not isinstance(value, list):
         raise _FieldError("points", f"must be a list of [x, y] pairs, got {_kind(value)}")
+    if len(value) > MAX_POLYGON_POINTS:
+        raise _FieldError("points", f"{len(value)} points is over the cap of {MAX_POLYGON_POINTS}")
     points = []
     for i, p in enumerate(value):
         if (
@@ -313,9 +331,8 @@ def _minute(field: str, value: object, highest: int) -> int:
     )
 
 
-def _line_index(text: str) -> list[tuple[int, dict[str, int]]]:
+def _line_index(root: yaml.Node | None) -> list[tuple[int, dict[str, int]]]:
     """Per sensor entry: its line and the line of each of its keys (1-based)."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if not isinstance(root, yaml.MappingNode):
         return []
     for key, value in root.value:

@@ -9,18 +9,54 @@ rejected with the same message. Field names in messages are the YAML keys users 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.records import DirectionFilter, SensorConfig, SensorKind, Severity
 from stream_processors.errors import SensorConfigError
-from stream_processors.rules.geometry import as_coords, self_intersection, signed_area
+from stream_processors.rules.geometry import (
+    Coords,
+    as_coords,
+    crossing_edges,
+    is_simple_ring,
+    signed_area,
+)
 
 POLYGON_KINDS = frozenset({SensorKind.ZONE, SensorKind.LOITERING, SensorKind.AOI})
+SENSOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""Sensor ids, matched whole: the camera id pattern (no separators, spaces or control/bidi
+characters, so an id is safe in a file name, a URL path, a log line and a terminal)."""
+
+# Size caps: every record is validated on every worker that reads the sensors topic, so what
+# one writer may send is bounded (DESIGN.md: every input has a size cap).
+MAX_POLYGON_POINTS = 256
+"""Vertices of a zone/loitering/aoi polygon: far more than anyone draws by hand."""
+MAX_LABELS = 64
+"""Entries of a label filter."""
+MAX_TEXT = 256
+"""Characters of a label, a name or a timezone."""
+MAX_SCHEDULE_WINDOWS = 48
+"""Daily windows of a schedule (one per half hour)."""
+MAX_RECORD_BYTES = 64 * 1024
+"""Bytes of one sensors-topic record value, checked before it is decoded: a 256-point polygon
+is about 4 KiB, so this is room for any valid definition and a bound on decoding cost."""
 MIN_POLYGON_AREA = 1e-6
 """Smallest polygon area accepted (a millionth of the frame: about 2 pixels at 1080p)."""
 
+ID_RULE = (
+    "is not a valid id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+)
+
 _Fail = Callable[[str, str], SensorConfigError]
+
+
+def check_record_size(sensor_id: str | None, size: int) -> None:
+    """Refuse a sensors-topic record value over :data:`MAX_RECORD_BYTES` (before decoding it)."""
+    if size > MAX_RECORD_BYTES:
+        raise SensorConfigError(
+            sensor_id, "record", f"{size} bytes is over the cap of {MAX_RECORD_BYTES} bytes"
+        )
 
 
 def check_sensor(cfg: SensorConfig) -> None:
@@ -29,13 +65,14 @@ def check_sensor(cfg: SensorConfig) -> None:
     def fail(field: str, reason: str) -> SensorConfigError:
         return SensorConfigError(cfg.sensor_id or None, field, reason)
 
-    if not cfg.sensor_id:
-        raise fail("id", "must be a non-empty string")
-    if not cfg.camera_id:
-        raise fail("camera", "must be a non-empty string")
+    if not SENSOR_ID.fullmatch(cfg.sensor_id):
+        raise SensorConfigError(None, "id", f"{cfg.sensor_id!r} {ID_RULE}")
+    if not SENSOR_ID.fullmatch(cfg.camera_id):
+        raise fail("camera", f"{cfg.camera_id!r} {ID_RULE}")
     if cfg.kind not in POLYGON_KINDS and cfg.kind is not SensorKind.TRIPWIRE:
         allowed = ", ".join(k.value for k in SensorKind if k is not SensorKind.UNKNOWN)
         raise fail("kind", f"unknown kind {cfg.kind.value!r}; allowed: {allowed}")
+    _check_text(cfg, fail)
     _check_points(cfg, fail)
     _check_kind_fields(cfg, fail)
     _check_filters(cfg, fail)
@@ -52,6 +89,8 @@ def check_sensor(cfg: SensorConfig) -> None:
 
 
 def _check_points(cfg: SensorConfig, fail: _Fail) -> None:
+    if len(cfg.points) > MAX_POLYGON_POINTS:
+        raise fail("points", f"{len(cfg.points)} points is over the cap of {MAX_POLYGON_POINTS}")
     coords = as_coords(cfg.points)
     for i, (x, y) in enumerate(coords):
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
@@ -69,12 +108,19 @@ def _check_points(cfg: SensorConfig, fail: _Fail) -> None:
     for i in range(len(coords)):
         if coords[i] == coords[(i + 1) % len(coords)]:
             raise fail("points", f"points {i} and {(i + 1) % len(coords)} are the same point")
-    crossing = self_intersection(coords)
-    if crossing is not None:
-        i, j = crossing
-        raise fail("points", f"the polygon crosses itself (edges {i} and {j} intersect)")
+    if not is_simple_ring(coords):
+        if _collinear(coords):
+            raise fail("points", "the polygon has (almost) no area (its points are on one line)")
+        crossing = crossing_edges(coords)
+        where = "" if crossing is None else f" (edges {crossing[0]} and {crossing[1]} intersect)"
+        raise fail("points", f"the polygon crosses itself{where}")
     if abs(signed_area(coords)) < MIN_POLYGON_AREA:
         raise fail("points", "the polygon has (almost) no area")
+
+
+def _collinear(coords: Coords) -> bool:
+    (x0, y0), (x1, y1) = coords[0], coords[1]
+    return all((x1 - x0) * (y - y0) == (y1 - y0) * (x - x0) for x, y in coords[2:])
 
 
 def _check_kind_fields(cfg: SensorConfig, fail: _Fail) -> None:
@@ -95,6 +141,22 @@ def _check_kind_fields(cfg: SensorConfig, fail: _Fail) -> None:
             raise fail("occupancy_threshold", f"only zones count occupancy, not a {cfg.kind.value}")
         if cfg.occupancy_threshold < 1:
             raise fail("occupancy_threshold", f"must be at least 1, got {cfg.occupancy_threshold}")
+
+
+def _check_text(cfg: SensorConfig, fail: _Fail) -> None:
+    if len(cfg.labels) > MAX_LABELS:
+        raise fail("labels", f"{len(cfg.labels)} labels is over the cap of {MAX_LABELS}")
+    texts = [("labels", label) for label in cfg.labels]
+    texts += [("name", cfg.name or ""), ("timezone", cfg.timezone or "")]
+    if cfg.schedule is not None:
+        texts.append(("schedule.timezone", cfg.schedule.timezone))
+        if len(cfg.schedule.hours) > MAX_SCHEDULE_WINDOWS:
+            raise fail("schedule.hours", f"over the cap of {MAX_SCHEDULE_WINDOWS} windows")
+    for field, text in texts:
+        if len(text) > MAX_TEXT:
+            raise fail(field, f"{len(text)} characters is over the cap of {MAX_TEXT}")
+        if not text.isprintable():
+            raise fail(field, f"{text!r} holds control or formatting characters")
 
 
 def _check_filters(cfg: SensorConfig, fail: _Fail) -> None:

@@ -35,6 +35,7 @@ from schemas.records import Detections, Feedback, FrameRef, SensorConfig
 from schemas.serde import Serde
 from stream_processors.errors import SensorConfigError
 from stream_processors.rules import Engine
+from stream_processors.rules.validate import check_record_size
 from stream_processors.runtime.alignment import FrameAligner, HeldFrame
 from stream_processors.runtime.changelog import Changelog, State
 from stream_processors.runtime.checkpoint import Checkpointer, log_commit
@@ -298,6 +299,8 @@ class Processor:
         try:
             if not key:
                 raise SensorConfigError(None, "key", "the record has no key (the sensor id)")
+            # Size first: decoding and validating cost grows with what the writer sent.
+            check_record_size(None, len(key) + len(msg.value() or b""))
             sensor_id = key.decode("utf-8")
             cfg = self._decode(self._sensors, msg, tombstone=True)
             outputs = self.engine.on_sensor(sensor_id, cfg)

@@ -9,6 +9,7 @@ DLQ while the rest flows.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import subprocess
@@ -100,7 +101,20 @@ def test_poison_records_go_to_the_dlq_and_the_rest_flows(registry: Any) -> None:
     bad = dataclasses.replace(
         good, sensor_id="cam-1-bad", points=(Point(0.1, 0.1), Point(0.2, 0.2), Point(0.3, 0.1))
     )
-    for cfg in (good, bad):
+    # A 12,000-point zone (~190 KB: over the record cap, refused before decoding) and an id
+    # that is a path: both refused with context, neither stalls the worker.
+    ring = [
+        (
+            0.5 + 0.4 * math.cos(2 * math.pi * i / 12_000),
+            0.5 + 0.4 * math.sin(2 * math.pi * i / 12_000),
+        )
+        for i in range(12_000)
+    ]
+    huge = dataclasses.replace(
+        good, sensor_id="cam-1-huge", points=tuple(Point(x, y) for x, y in ring)
+    )
+    path = dataclasses.replace(good, sensor_id="../../etc/passwd")
+    for cfg in (good, bad, huge, path):
         p.produce(topics.sensors, sensors.encode(cfg), cfg.sensor_id.encode())
     p.flush()
     records = list(scene_records("cam-1"))
@@ -113,15 +127,19 @@ def test_poison_records_go_to_the_dlq_and_the_rest_flows(registry: Any) -> None:
     dead = read_all(stack, topics.dlq)
     headers = [{k: (v or b"").decode() for k, v in m.headers() or ()} for m in dead]
     assert sorted(h["vidsight.source.topic"] for h in headers) == sorted(
-        [topics.sensors, topics.detections, topics.detections]
+        [topics.sensors] * 3 + [topics.detections] * 2
     )
+    why = {
+        b"cam-1-bad": "sensor 'cam-1-bad': points:",
+        b"cam-1-huge": "record: ",
+        b"../../etc/passwd": "id: '../../etc/passwd' is not a valid id",
+    }
     for m, h in zip(dead, headers, strict=True):
         assert list(h) == list(catalog.DLQ_HEADERS)
         assert h["vidsight.stage"].startswith("processor.")
         if h["vidsight.source.topic"] == topics.sensors:
             assert h["vidsight.error.class"] == "SensorConfigError"
-            assert "cam-1-bad" in h["vidsight.error.message"]
-            assert m.key() == b"cam-1-bad"
+            assert why.pop(m.key()) in h["vidsight.error.message"]
         else:
             assert h["vidsight.error.class"] == "SerializationError"
             assert m.value() in (b"\x00\x00\x00\xff\xffnot avro", b"garbage")
@@ -130,6 +148,7 @@ def test_poison_records_go_to_the_dlq_and_the_rest_flows(registry: Any) -> None:
     crossings, _ = expected_counts("cam-1")
     got = Counter(e.direction for e in events if e.kind is SensorEventKind.LINE_CROSS)
     assert got == crossings
+    assert not why
 
 
 def test_kill_9_mid_stream_loses_nothing_and_changes_nothing(registry: Any) -> None:

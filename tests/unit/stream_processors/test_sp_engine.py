@@ -181,7 +181,7 @@ def engine_for(options: dict[str, Any] | None = None) -> Engine:
     for cfg in SENSORS:
         engine.on_sensor(cfg.sensor_id, cfg)
         engine.on_sensor(
-            cfg.sensor_id + "@2", replace(cfg, sensor_id=cfg.sensor_id + "@2", camera_id="cam-2")
+            cfg.sensor_id + ".2", replace(cfg, sensor_id=cfg.sensor_id + ".2", camera_id="cam-2")
         )
     return engine
 

@@ -14,9 +14,10 @@ from shapely.geometry import Polygon as SPolygon
 from stream_processors.rules.geometry import (
     Polygon,
     Segment,
+    crossing_edges,
     iou,
+    is_simple_ring,
     segments_intersect,
-    self_intersection,
     signed_area,
 )
 
@@ -230,16 +231,26 @@ def test_signed_area_orientation() -> None:
 
 
 def test_self_intersection_finds_a_bow_tie() -> None:
-    assert self_intersection(((0.1, 0.1), (0.9, 0.9), (0.9, 0.1), (0.1, 0.9))) == (0, 2)
-    assert self_intersection(SQUARE) is None
-    assert self_intersection(U_SHAPE) is None
+    bow_tie = ((0.1, 0.1), (0.9, 0.9), (0.9, 0.1), (0.1, 0.9))
+    assert not is_simple_ring(bow_tie)
+    assert crossing_edges(bow_tie) == (0, 2)
+    for simple in (SQUARE, U_SHAPE):
+        assert is_simple_ring(simple)
+        assert crossing_edges(simple) is None
 
 
 def test_self_intersection_catches_a_vertex_touching_an_edge() -> None:
     # Vertex 3 lies on edge 0-1: not a simple polygon.
-    assert (
-        self_intersection(((0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.5, 0.1), (0.1, 0.9))) is not None
-    )
+    touching = ((0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.5, 0.1), (0.1, 0.9))
+    assert not is_simple_ring(touching)
+    assert crossing_edges(touching) is not None
+
+
+def test_a_ring_doubling_back_on_itself_is_not_simple() -> None:
+    # Edges 0 (0.1 -> 0.9) and 1 (0.9 -> 0.5) overlap along y = 0.1: a spike.
+    spike = ((0.1, 0.1), (0.9, 0.1), (0.5, 0.1), (0.5, 0.9))
+    assert not is_simple_ring(spike)
+    assert crossing_edges(spike) == (0, 1)
 
 
 @pytest.mark.parametrize(

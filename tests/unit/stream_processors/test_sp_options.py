@@ -58,8 +58,8 @@ def test_valid_records_pass(cfg: SensorConfig) -> None:
         ),
         (replace(zone(), severity=Severity.UNKNOWN), "severity: unknown severity"),
         (replace(tripwire(), direction=DirectionFilter.UNKNOWN), "direction: unknown direction"),
-        (replace(zone(), sensor_id=""), "id: must be a non-empty string"),
-        (replace(zone(), camera_id=""), "camera: must be a non-empty string"),
+        (replace(zone(), sensor_id=""), "id: '' is not a valid id"),
+        (replace(zone(), camera_id=""), "camera: '' is not a valid id"),
         (replace(zone(), group_gap_s=float("inf")), "group_gap_s: must be a positive number"),
         (
             zone(schedule=schedule(days=[0])),
