@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -107,19 +108,24 @@ class DeadLetterProducer:
                     key=message.key,
                     value=message.value,
                     headers=headers,
-                    on_delivery=self._delivered,
+                    on_delivery=partial(self._delivered, message),
                 )
                 break
             except BufferError:
                 self._producer.poll(0.1)
         self.sent += 1
 
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+    def _delivered(self, source: SourceMessage, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
-            self._failed.append(str(err))
+            where = f"{source.topic}/{source.partition}@{source.offset}"
+            self._failed.append(f"{where}: {err}")
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait for every queued dead letter; StoreUnavailableError when the broker did not ack."""
+        """Wait for every queued dead letter; StoreUnavailableError when the broker did not ack.
+
+        A failed letter is reported once and then forgotten: the caller must not commit past
+        any record whose letter was queued since the last good flush (the runner re-reads them).
+        """
         left = self._producer.flush(timeout_s)
         failed, self._failed = self._failed, []
         if left or failed:

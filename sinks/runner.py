@@ -376,10 +376,13 @@ class SinkRunner:
             self._dlq.flush()
         except StoreUnavailableError as exc:
             # Nothing of this checkpoint is committed: read it all again (writes are idempotent).
+            # Nor may any other partition commit past a dead letter queued since the last good
+            # flush (the producer forgets failed letters once it reported them), so the outage
+            # drops and rewinds every buffer, at the final checkpoint of a revoke too: the
+            # partitions kept are read again and their dead letters sent again.
             for result in results:
                 self._next[result.tp] = result.first_offset
-            if not final:
-                self._outage(exc, now)
+            self._outage(exc, now)
             return
         self._commit([(r.tp, r.commit_offset) for r in results if r.commit_offset is not None])
         failed = results[-1] if results and results[-1].outage is not None else None
