@@ -7,6 +7,9 @@ Exit codes: 0 ok, 1 a schema is incompatible (with a field diff and the registry
 or the registry failed.
 
 ``register_all`` and ``check_all`` are the same operations for code (``vidsight demo``, tests).
+Both commands find the registry like every other command: ``--data-dir`` (the local stack's
+``stack.json`` and its generated credentials), ``VIDSIGHT_*`` variables and the config file;
+``--registry-url`` overrides the URL alone.
 """
 
 from __future__ import annotations
@@ -14,27 +17,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import click
-import httpx
 
 from schemas import catalog
-from schemas.errors import IncompatibleSchemaError, RegistryUnavailableError, SchemaError
+from schemas.errors import (
+    IncompatibleSchemaError,
+    SchemaError,
+)
+from schemas.registry_access import Latest, RegistryRest, RegistryTarget
+from vidsight.errors import ConfigError
+from vidsight.options import DATA_DIR_OPTION
+from vidsight.settings import Endpoints, load
 
 DEFAULT_REGISTRY_URL = "http://127.0.0.1:8081"
 COMPATIBILITY = "BACKWARD"
-_CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-
-
-@dataclass(frozen=True, slots=True)
-class Latest:
-    """The latest registered version of a subject."""
-
-    version: int
-    schema_id: int
-    schema: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,118 +56,6 @@ class Registration:
     version: int
     schema_id: int
     changed: bool  # False when the schema was already the registered one
-
-
-class RegistryRest:
-    """The few Confluent Schema Registry REST calls the CLI needs (over httpx)."""
-
-    def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.url,
-            timeout=timeout_s,
-            headers={"Accept": _CONTENT_TYPE, "Content-Type": _CONTENT_TYPE},
-        )
-
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
-
-    def _call(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
-        try:
-            response = self._http.request(
-                method, path, content=None if body is None else json.dumps(body)
-            )
-        except httpx.HTTPError as exc:
-            raise RegistryUnavailableError(
-                f"schema registry {self.url} unreachable: {exc}"
-            ) from exc
-        try:
-            payload = response.json() if response.content else None
-        except ValueError:
-            payload = {"message": response.text}
-        if response.status_code >= 500:
-            raise RegistryUnavailableError(
-                f"schema registry {self.url} failed on {method} {path}: "
-                f"HTTP {response.status_code} {_message(payload)}"
-            )
-        return response.status_code, payload
-
-    def _expect_ok(self, method: str, path: str, body: object = None) -> Any:
-        status, payload = self._call(method, path, body)
-        if status >= 300:
-            raise SchemaError(f"{method} {path} on {self.url}: HTTP {status} {_message(payload)}")
-        return payload
-
-    def latest(self, subject: str) -> Latest | None:
-        """The latest version of a subject, None when the subject does not exist."""
-        status, payload = self._call("GET", f"/subjects/{_q(subject)}/versions/latest")
-        if status == 404:
-            return None
-        if status >= 300:
-            raise SchemaError(f"reading {subject}: HTTP {status} {_message(payload)}")
-        return Latest(int(payload["version"]), int(payload["id"]), str(payload["schema"]))
-
-    def compatibility(self, subject: str) -> str | None:
-        """The compatibility level set on the subject itself, None when it has none."""
-        status, payload = self._call("GET", f"/config/{_q(subject)}")
-        if status == 404:
-            return None
-        if status >= 300:
-            raise SchemaError(f"config of {subject}: HTTP {status} {_message(payload)}")
-        return str(payload.get("compatibilityLevel") or payload.get("compatibility"))
-
-    def set_compatibility(self, subject: str, level: str) -> None:
-        """Set the subject's compatibility level."""
-        self._expect_ok("PUT", f"/config/{_q(subject)}", {"compatibility": level})
-
-    def check(self, subject: str, schema: str) -> tuple[bool, tuple[str, ...]]:
-        """Whether the schema is compatible with the subject's latest version, and why not."""
-        status, payload = self._call(
-            "POST",
-            f"/compatibility/subjects/{_q(subject)}/versions/latest?verbose=true",
-            {"schema": schema},
-        )
-        if status == 404:  # no version yet: anything goes
-            return True, ()
-        if status == 422:  # invalid schema
-            return False, (_message(payload),)
-        if status >= 300:
-            raise SchemaError(f"checking {subject}: HTTP {status} {_message(payload)}")
-        messages = payload.get("messages") or ()
-        return bool(payload["is_compatible"]), tuple(str(m) for m in messages)
-
-    def lookup(self, subject: str, schema: str) -> tuple[int, int] | None:
-        """(version, id) of the schema under the subject, None when it is not registered."""
-        status, payload = self._call("POST", f"/subjects/{_q(subject)}", {"schema": schema})
-        if status == 404:
-            return None
-        if status >= 300:
-            raise SchemaError(f"looking up {subject}: HTTP {status} {_message(payload)}")
-        return int(payload["version"]), int(payload["id"])
-
-    def register(self, subject: str, schema: str) -> tuple[int, int]:
-        """Register the schema under the subject (idempotent); (version, id)."""
-        body = {"schema": schema}
-        status, payload = self._call("POST", f"/subjects/{_q(subject)}/versions", body)
-        if status in (409, 422):
-            raise SchemaError(f"{subject} rejected the schema: {_message(payload)}")
-        if status >= 300:
-            raise SchemaError(f"registering {subject}: HTTP {status} {_message(payload)}")
-        found = self.lookup(subject, schema)
-        if found is None:
-            raise SchemaError(f"{subject}: registered schema id {payload['id']} not found")
-        return found
-
-
-def _q(subject: str) -> str:
-    return quote(subject, safe="")
-
-
-def _message(payload: Any) -> str:
-    if isinstance(payload, Mapping):
-        return str(payload.get("message", payload))
-    return str(payload)
 
 
 # ---------------------------------------------------------------------------- the field diff
@@ -277,22 +164,22 @@ def incompatibility_report(results: Sequence[CheckResult]) -> str:
     return "\n".join(lines)
 
 
-def check_all(registry_url: str) -> list[CheckResult]:
+def check_all(registry: RegistryTarget) -> list[CheckResult]:
     """Check every catalog schema against its subject's latest version; writes nothing."""
-    rest = RegistryRest(registry_url)
+    rest = RegistryRest(registry)
     try:
         return _check_all(rest)
     finally:
         rest.close()
 
 
-def register_all(registry_url: str) -> list[Registration]:
+def register_all(registry: RegistryTarget) -> list[Registration]:
     """Set BACKWARD on every ``<topic>-value`` subject, check every schema, then register them.
 
     Nothing is registered when any schema is incompatible: IncompatibleSchemaError carries
     the readable report. Registering an unchanged schema is a no-op that returns its id.
     """
-    rest = RegistryRest(registry_url)
+    rest = RegistryRest(registry)
     try:
         for subject, _ in catalog.subjects():
             rest.set_compatibility(subject, COMPATIBILITY)
@@ -333,11 +220,22 @@ def _table(rows: Sequence[tuple[str, ...]]) -> None:
 
 registry_url_option = click.option(
     "--registry-url",
-    envvar="VIDSIGHT_REGISTRY_URL",
-    default=DEFAULT_REGISTRY_URL,
-    show_default=True,
-    help="Schema registry base URL (env VIDSIGHT_REGISTRY_URL).",
+    default=None,
+    help=(
+        "Schema registry base URL, overriding the settings (env VIDSIGHT_REGISTRY_URL, the "
+        f"local stack's stack.json, default {DEFAULT_REGISTRY_URL})."
+    ),
 )
+
+
+def _endpoints(ctx: click.Context, data_dir: Path | None, url: str | None) -> Endpoints:
+    """The settings every command uses: the stack of ``--data-dir``, env, config file."""
+    root = ctx.find_root()
+    config = root.obj.get("config") if isinstance(root.obj, dict) else None
+    try:
+        return load(Endpoints, config_file=config, data_dir=data_dir, registry_url=url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(name="schemas")
@@ -346,11 +244,14 @@ def schemas_group() -> None:
 
 
 @schemas_group.command()
+@DATA_DIR_OPTION
 @registry_url_option
-def register(registry_url: str) -> None:
+@click.pass_context
+def register(ctx: click.Context, data_dir: Path | None, registry_url: str | None) -> None:
     """Register every .avsc under <topic>-value with BACKWARD compatibility."""
+    endpoints = _endpoints(ctx, data_dir, registry_url)
     try:
-        done = register_all(registry_url)
+        done = register_all(endpoints)
     except IncompatibleSchemaError as exc:
         click.echo(str(exc), err=True)
         raise click.exceptions.Exit(1) from exc
@@ -364,10 +265,12 @@ def register(registry_url: str) -> None:
 
 
 @schemas_group.command()
+@DATA_DIR_OPTION
 @registry_url_option
-def check(registry_url: str) -> None:
+@click.pass_context
+def check(ctx: click.Context, data_dir: Path | None, registry_url: str | None) -> None:
     """Check every .avsc against the registry without writing anything."""
-    rest = RegistryRest(registry_url)
+    rest = RegistryRest(_endpoints(ctx, data_dir, registry_url))
     try:
         results = _check_all(rest)
         rows = [("subject", "schema", "latest", "compatibility", "result")]

@@ -55,5 +55,9 @@ class RegistryUnavailableError(SchemaError):
     """The schema registry could not be reached or failed (5xx): retry later, do not DLQ."""
 
 
+class RegistryAuthError(SchemaError):
+    """The schema registry refused the credentials (401/403): fix the settings, do not retry."""
+
+
 class IncompatibleSchemaError(SchemaError):
     """A schema change is not compatible with what the registry holds for its subject."""

@@ -24,19 +24,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas import catalog
 from schemas.errors import (
-    IncompatibleSchemaError,
     RegistryUnavailableError,
     SchemaError,
     SerializationError,
 )
 from schemas.records import RECORD_TYPES, AvroRecord
+from schemas.registry_access import RegistryResolver, RegistryTarget
 
 log = logging.getLogger(__name__)
 
@@ -96,75 +94,6 @@ class InMemorySchemaResolver:
         if schema_id not in versions:
             versions.append(schema_id)
         return schema_id
-
-
-class RegistryResolver:
-    """A resolver backed by a Confluent-compatible schema registry (client-side cached).
-
-    ``auto_register`` registers the current schema on first use, which is convenient locally;
-    in production run ``vidsight schemas register`` at deploy time and pass False, so a
-    process only looks its schema up and fails fast when it was not registered.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        auto_register: bool = True,
-        client: SchemaRegistryClient | None = None,
-    ) -> None:
-        self.url = url
-        self.auto_register = auto_register
-        self._client = client if client is not None else SchemaRegistryClient({"url": url})
-
-    def close(self) -> None:
-        """Close the HTTP session of the client."""
-        self._client.close()
-
-    def __enter__(self) -> RegistryResolver:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def schema_by_id(self, schema_id: int) -> str:
-        """The schema text of a global id."""
-        try:
-            schema = self._client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                raise SerializationError(f"unknown schema id {schema_id}") from exc
-            raise self._unavailable(exc) from exc
-        except Exception as exc:  # httpx transport errors and the like
-            raise self._unavailable(exc) from exc
-        if (schema.schema_type or "AVRO") != "AVRO" or schema.schema_str is None:
-            raise SerializationError(f"schema id {schema_id} is {schema.schema_type}, not AVRO")
-        return str(schema.schema_str)
-
-    def id_for(self, subject: str, schema_text: str) -> int:
-        """Register (auto_register) or look up the schema under the subject."""
-        schema = Schema(schema_text, "AVRO")
-        try:
-            if self.auto_register:
-                return int(self._client.register_schema(subject, schema))
-            registered = self._client.lookup_schema(subject, schema)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                raise SchemaError(
-                    f"schema not registered under {subject} at {self.url}: "
-                    "run `vidsight schemas register`"
-                ) from exc
-            if exc.http_status_code in (409, 422):
-                raise IncompatibleSchemaError(
-                    f"{subject} at {self.url} rejects this schema: {exc.error_message}"
-                ) from exc
-            raise self._unavailable(exc) from exc
-        except Exception as exc:
-            raise self._unavailable(exc) from exc
-        return int(cast(int, registered.schema_id))
-
-    def _unavailable(self, exc: Exception) -> RegistryUnavailableError:
-        return RegistryUnavailableError(f"schema registry {self.url} failed: {exc}")
 
 
 def _canonical(schema_text: str) -> str:
@@ -345,7 +274,7 @@ class Serde:
 
     Typical hot-path use (keep the ``TopicSerde``, it holds the caches)::
 
-        serde = Serde.for_registry("http://127.0.0.1:8081")
+        serde = Serde.for_registry(settings)  # any Endpoints, or a bare URL
         detections = serde.topic(catalog.DETECTIONS, Detections)
         value = detections.encode(record)
         record = detections.decode(msg.value(), partition=msg.partition(), offset=msg.offset())
@@ -356,9 +285,9 @@ class Serde:
         self._topics: dict[str, TopicSerde[Any]] = {}
 
     @classmethod
-    def for_registry(cls, url: str, *, auto_register: bool = True) -> Serde:
-        """A serde backed by the registry at ``url``."""
-        return cls(RegistryResolver(url, auto_register=auto_register))
+    def for_registry(cls, registry: RegistryTarget, *, auto_register: bool = True) -> Serde:
+        """A serde backed by the registry of the settings (with their credentials) or a URL."""
+        return cls(RegistryResolver(registry, auto_register=auto_register))
 
     @overload
     def topic(self, name: str) -> TopicSerde[Any]: ...

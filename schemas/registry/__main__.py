@@ -3,6 +3,10 @@
 
 Options not given on the command line come from ``VIDSIGHT_*`` variables (e.g.
 ``VIDSIGHT_REGISTRY_PORT``, ``VIDSIGHT_KAFKA_BOOTSTRAP``) or the ``VIDSIGHT_CONFIG`` file.
+Basic auth is on when ``registry_user`` is set; user and password are read from
+``<data dir>/secrets/registry_user`` and ``registry_password`` (data dir from ``--data-dir`` or
+``VIDSIGHT_DATA_DIR``) or ``VIDSIGHT_REGISTRY_USER``/``VIDSIGHT_REGISTRY_PASSWORD``. There is
+no password option: a command line is visible to every user of the machine.
 SIGTERM or SIGINT stop it cleanly: in-flight requests finish, the producer is flushed.
 Exit codes: 0 stopped, 2 bad settings, 3 could not start (broker unreachable, bad topic).
 """
@@ -40,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         "--default-compatibility", help="level until PUT /config sets one (default BACKWARD)"
     )
     parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument(
+        "--data-dir", type=Path, help="local stack data dir, whose secrets/ holds the credentials"
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser
@@ -54,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load(
             RegistrySettings,
             config_file=args.config,
+            data_dir=args.data_dir,
             registry_host=args.host,
             registry_port=args.port,
             kafka_bootstrap=args.bootstrap,
@@ -74,11 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = uvicorn.Server(config)
     log.info(
-        "starting registry host=%s port=%d bootstrap=%s topic=%s",
+        "starting registry host=%s port=%d bootstrap=%s topic=%s auth=%s max_body_bytes=%d",
         settings.registry_host,
         settings.registry_port,
         settings.kafka_bootstrap,
         settings.registry_topic,
+        "basic" if settings.registry_user else "off",
+        settings.registry_max_body_bytes,
     )
     # uvicorn handles SIGTERM/SIGINT itself (in-flight requests finish, the lifespan closes the
     # log), then re-raises the signal with the handler that was there before it started. This

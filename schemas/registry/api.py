@@ -29,23 +29,15 @@ from schemas.registry.errors import (
     InvalidSubjectError,
     OperationNotPermittedError,
     RegistryError,
-    UnsupportedMediaTypeError,
 )
+from schemas.registry.guard import HEALTH_PATH, MEDIA_TYPE, GuardPolicy, RequestGuard
+from schemas.registry.limits import check_depth
 from schemas.registry.metrics import ResponseCounter
 from schemas.registry.service import RegistryService
 from schemas.registry.state import RegistryState, SubjectVersion, parse_version
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
-ACCEPTED_TYPES = frozenset(
-    {
-        MEDIA_TYPE,
-        "application/vnd.schemaregistry+json",
-        "application/json",
-        "application/octet-stream",  # Confluent's "generic request" type, sent by some tools
-    }
-)
 MODE = "READWRITE"
 _RESERVED_SUBJECTS = frozenset({"__GLOBAL", "__EMPTY"})
 
@@ -98,15 +90,15 @@ def _version(request: Request) -> int:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type and content_type not in ACCEPTED_TYPES:
-        raise UnsupportedMediaTypeError(
-            f"Content-Type {content_type!r} is not supported; send {MEDIA_TYPE} or application/json"
-        )
-    raw = await request.body()
+    # The guard middleware has checked the Content-Type and capped the size already.
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = (await request.body()).decode()
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"request body is not UTF-8: {exc}") from exc
+    check_depth(text, "Invalid request: the request body")
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
         raise BadRequestError(f"request body is not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequestError("request body must be a JSON object")
@@ -169,6 +161,10 @@ class Handlers:
 
     async def root(self, request: Request) -> Response:
         return _ok({})
+
+    async def health(self, request: Request) -> Response:
+        # The one route open without credentials (stack probes): it says nothing but "up".
+        return _ok({"status": "UP"})
 
     async def list_subjects(self, request: Request) -> Response:
         names = self.state.subjects(
@@ -330,6 +326,7 @@ def routes(handlers: Handlers) -> list[Route]:
     schema_id = "/schemas/ids/{schema_id:int}"
     return [
         Route("/", h.root, methods=["GET"]),
+        Route(HEALTH_PATH, h.health, methods=["GET"]),
         Route("/subjects", h.list_subjects, methods=["GET"]),
         Route(subject, h.lookup, methods=["POST"]),
         Route(subject, h.delete_subject, methods=["DELETE"]),
@@ -362,9 +359,11 @@ def routes(handlers: Handlers) -> list[Route]:
 
 def build_app(
     service: RegistryService,
+    policy: GuardPolicy,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
-    """The ASGI app for ``service``; ``lifespan`` starts and stops what the app needs."""
+    """The ASGI app for ``service`` behind ``policy``; ``lifespan`` starts and stops what the
+    app needs."""
     return Starlette(
         routes=routes(Handlers(service)),
         exception_handlers={
@@ -372,6 +371,10 @@ def build_app(
             HTTPException: _http_error,
             Exception: _unexpected,
         },
-        middleware=[Middleware(ResponseCounter, metrics=service.metrics)],
+        # The counter outermost, so refused requests are counted too.
+        middleware=[
+            Middleware(ResponseCounter, metrics=service.metrics),
+            Middleware(RequestGuard, policy=policy),
+        ],
         lifespan=lifespan,
     )

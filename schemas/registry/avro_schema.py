@@ -24,6 +24,7 @@ import fastavro
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from schemas.registry.errors import InvalidSchemaError
+from schemas.registry.limits import check_depth
 
 AVRO = "AVRO"
 
@@ -45,6 +46,8 @@ def parse_avro(text: str) -> AvroSchema:
     """Parse and validate Avro schema JSON; raise InvalidSchemaError (42201) saying why."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidSchemaError("Invalid schema: the schema must be a non-empty string")
+    # Both Avro parsers (and json) recurse per level: measure the depth before any of them runs.
+    check_depth(text, "Invalid schema: the schema")
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -38,6 +38,24 @@ class UnsupportedMediaTypeError(RegistryError):
     error_code = 415
 
 
+class UnauthorizedError(RegistryError):
+    """Basic-auth credentials missing or wrong (Confluent answers 401 with 40101)."""
+
+    error_code = 40101
+
+
+class ForbiddenError(RegistryError):
+    """The request is refused whoever sends it, e.g. a cross-origin browser request."""
+
+    error_code = 40301
+
+
+class PayloadTooLargeError(RegistryError):
+    """The request body is larger than ``registry_max_body_bytes``."""
+
+    error_code = 413
+
+
 class SubjectNotFoundError(RegistryError):
     error_code = 40401
 

@@ -2,12 +2,15 @@
 
 The shared endpoints (``kafka_bootstrap``, ``kafka_config`` for SASL/TLS) plus the registry's
 own options, from ``VIDSIGHT_*`` environment variables, the config file and the command line,
-built once in ``main()`` with :func:`vidsight.settings.load`.
+built once in ``main()`` with :func:`vidsight.settings.load`. Basic auth is on when
+``registry_user`` is set; the user and password come from the stack's secrets folder
+(``<data_dir>/secrets/registry_user``, ``registry_password``) or ``VIDSIGHT_REGISTRY_*``
+variables, never from the command line.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.registry.compatibility import Compatibility
 from vidsight.settings import Endpoints
@@ -33,3 +36,25 @@ class RegistrySettings(Endpoints):
     registry_read_timeout_s: float = Field(
         120.0, gt=0, description="seconds reading the topic to its end (on start) may take"
     )
+    registry_max_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="largest request body accepted (413 beyond); schemas are rarely over 1 MB",
+    )
+    registry_allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description=(
+            "host names the Host header may carry besides the listen address, localhost, "
+            "127.0.0.1, ::1 and the host of registry_url (DNS-rebinding protection)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> RegistrySettings:
+        if self.registry_user and not self.registry_password.get_secret_value():
+            raise ValueError(
+                "registry_user is set but registry_password is empty: set both for basic "
+                "auth, or neither"
+            )
+        return self

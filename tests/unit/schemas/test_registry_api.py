@@ -40,11 +40,13 @@ BREAKING = json.dumps(
     }
 )
 HEADERS = {"Content-Type": MEDIA_TYPE}
+BASE_URL = "http://127.0.0.1:8081"  # a Host the registry answers to
 
 
 def make_client(event_log: MemoryEventLog | None = None) -> TestClient:
     """The app from the real factory (lifespan included) over an in-memory log."""
-    return TestClient(create_app(RegistrySettings(), event_log=event_log or MemoryEventLog()))
+    app = create_app(RegistrySettings(), event_log=event_log or MemoryEventLog())
+    return TestClient(app, base_url=BASE_URL)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
@@ -72,10 +73,33 @@ def test_diff_reports_a_dropped_default() -> None:
 
 
 def test_registry_url_option_and_env() -> None:
-    result = CliRunner().invoke(schemas_group, ["check", "--help"])
-    assert result.exit_code == 0
-    assert "VIDSIGHT_REGISTRY_URL" in result.output
+    for command in ("check", "register"):
+        result = CliRunner().invoke(schemas_group, [command, "--help"])
+        assert result.exit_code == 0
+        assert "VIDSIGHT_REGISTRY_URL" in result.output
+        assert "--data-dir" in result.output
     assert DEFAULT_REGISTRY_URL == "http://127.0.0.1:8081"
+
+
+def test_the_registry_comes_from_the_data_dir_s_stack(tmp_path: Path) -> None:
+    """Another stack's registry (stack.json of --data-dir) is the one asked, not :8081."""
+    (tmp_path / "stack.json").write_text(
+        json.dumps({"endpoints": {"registry_url": "http://127.0.0.1:9"}})
+    )
+    runner = CliRunner()
+    for command in ("check", "register"):
+        result = runner.invoke(
+            schemas_group,
+            [command, "--data-dir", str(tmp_path)],
+            env={"VIDSIGHT_REGISTRY_URL": None},
+        )
+        assert result.exit_code == 1
+        assert "schema registry http://127.0.0.1:9 unreachable" in result.output
+        override = runner.invoke(
+            schemas_group,
+            [command, "--data-dir", str(tmp_path), "--registry-url", "http://127.0.0.1:7"],
+        )
+        assert "schema registry http://127.0.0.1:7 unreachable" in override.output
 
 
 def test_unreachable_registry_fails_readably() -> None:
