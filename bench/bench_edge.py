@@ -271,7 +271,7 @@ def _raw_produce(
     )
     started = time.perf_counter()
     if outcomes is not None:
-        serde = Serde.for_registry(endpoints.registry_url)
+        serde = Serde.for_registry(endpoints)
         frames = serde.topic(catalog.FRAMES, FrameRef)
         dets = serde.topic(catalog.DETECTIONS, Detections)
         framed = []
@@ -334,7 +334,7 @@ def events_rows(data_dir: Path | None, count: int, reps: int) -> list[Row]:
         stack, endpoints = _stack(data_dir, tmp / "stack")
         try:
             create_topics(endpoints.kafka_client_config())
-            resolver = RegistryResolver(endpoints.registry_url)
+            resolver = RegistryResolver(endpoints)
             outcomes = _outcomes(count // 2)
             probe = Spool(tmp / "probe")
             outbox = EventOutbox(probe, tmp / "schemas")

@@ -252,7 +252,7 @@ class PlainLoop:
     nothing else (no group, no state, no commits, no metrics)."""
 
     def __init__(self, endpoints: Endpoints, detections: str, out: ProcessorTopics, cameras: int):
-        serde = Serde.for_registry(endpoints.registry_url)
+        serde = Serde.for_registry(endpoints)
         self.det = serde.topic(catalog.DETECTIONS, Detections)
         self.events = serde.topic(catalog.SENSOR_EVENTS, SensorEvent)
         self.alerts = serde.topic(catalog.ALERTS, Alert)
@@ -323,7 +323,7 @@ def latency(
 ) -> dict[str, list[float]]:
     """Latencies (ms) of alerts (new/update) while detections flow at ``rate`` into a worker
     process: ``processor`` (vidsight's) or ``plain`` (the baseline loop)."""
-    serde = Serde.for_registry(endpoints.registry_url)
+    serde = Serde.for_registry(endpoints)
     run = f"lat-{worker}-{uuid.uuid4().hex[:8]}"
     topics = make_topics(endpoints, run)
     dets = detections(cameras, seconds)
@@ -425,8 +425,8 @@ def main(argv: list[str] | None = None) -> None:
         serve_plain(Path(os.environ["VIDSIGHT_DATA_DIR"]), args.serve_plain, args.cameras)
         return
     with local_stack(args.data_dir) as endpoints:
-        register_all(endpoints.registry_url)
-        serde = Serde.for_registry(endpoints.registry_url)
+        register_all(endpoints)
+        serde = Serde.for_registry(endpoints)
         dets = detections(args.cameras, args.seconds)
         topics = make_topics(endpoints, f"in-{uuid.uuid4().hex[:8]}")
         fill(endpoints, topics, serde, dets)

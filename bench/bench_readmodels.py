@@ -306,8 +306,8 @@ def main() -> None:
 
     endpoints = load(Endpoints, data_dir=args.data_dir)
     create_topics(endpoints.kafka_client_config())
-    register_all(endpoints.registry_url)
-    serde = Serde.for_registry(endpoints.registry_url)
+    register_all(endpoints)
+    serde = Serde.for_registry(endpoints)
     log_dir = Path(endpoints.data_dir) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     waits = [int(w) for w in args.fetch_waits.split(",")]

@@ -18,7 +18,7 @@ def publish_camera_configs(
     endpoints: Endpoints, records: Sequence[CameraConfig], timeout_s: float = 30.0
 ) -> None:
     """Produce each record keyed by camera id (acks=all) and wait for every delivery."""
-    serde = Serde.for_registry(endpoints.registry_url)
+    serde = Serde.for_registry(endpoints)
     codec = serde.topic(catalog.CONFIG_CAMERAS, CameraConfig)
     producer = Producer(
         endpoints.kafka_client_config(

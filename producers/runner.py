@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
-
 from producers.camera import CameraStatus, CameraWorker
 from producers.config import Camera
 from producers.detectors.onnx import ModelPool
@@ -29,7 +27,7 @@ from producers.outbox import EventOutbox
 from producers.settings import EdgeSettings
 from producers.spool import Spool
 from producers.spool_format import SpoolStats
-from schemas.serde import RegistryResolver
+from schemas.registry_access import RegistryResolver, registry_client
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +96,8 @@ class EdgeRunner:
         events_spool = self._spool("events", s.spool_max_bytes)
         evidence_spool = self._spool("evidence", s.evidence_spool_max_bytes) if s.evidence else None
         # Fail fast: the forwarder retries on its own, the client's retries only delay stops.
-        client = SchemaRegistryClient({"url": s.registry_url, "timeout": 5, "max.retries": 0})
-        resolver = RegistryResolver(
-            s.registry_url, auto_register=s.registry_auto_register, client=client
-        )
+        client = registry_client(s, timeout=5, **{"max.retries": 0})
+        resolver = RegistryResolver(s, auto_register=s.registry_auto_register, client=client)
         outbox = EventOutbox(events_spool, s.spool_path / "schemas")
         forwarder = KafkaForwarder(
             events_spool,

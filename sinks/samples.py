@@ -283,7 +283,7 @@ def publish(
 
     from schemas.serde import Serde
 
-    codec = Serde.for_registry(endpoints.registry_url).topic(topic)
+    codec = Serde.for_registry(endpoints).topic(topic)
     producer = Producer(
         endpoints.kafka_client_config(
             acks="all", **{"linger.ms": 5, "logger": logging.getLogger("rdkafka.samples")}

@@ -69,7 +69,7 @@ def run_sinks(
             runner = SinkRunner(
                 build(name, settings),
                 settings,
-                serde=Serde.for_registry(settings.registry_url, auto_register=False),
+                serde=Serde.for_registry(settings, auto_register=False),
                 metrics=metrics,
                 stop=stop,
                 options=options or RunOptions(),

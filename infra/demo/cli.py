@@ -183,7 +183,7 @@ def demo(
     endpoints = _load(ctx, cfg.Endpoints, data_dir)
     with console.status("creating topics and registering schemas..."):
         topics = create_topics(endpoints.kafka_client_config())
-        registered = register_all(endpoints.registry_url)
+        registered = register_all(endpoints)
     console.print(f"topics: {len(topics)}; schemas: {len(registered)} subjects registered")
     with console.status("checking the event path (Avro through broker and registry)..."):
         smoke = smoke_produce_consume(endpoints)

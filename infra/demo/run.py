@@ -54,7 +54,7 @@ def apply_site(
     cameras = [to_record(c, now) for c in load_cameras(path)]
     publish_camera_configs(edge, cameras)
     desired, scope = sensors_topic.load_file(path, updated_ts=now)
-    serde = Serde.for_registry(processor.registry_url)
+    serde = Serde.for_registry(processor)
     changes = sensors_topic.plan(sensors_topic.read_current(processor, serde), desired, scope)
     return len(cameras), sensors_topic.publish(processor, serde, changes)
 

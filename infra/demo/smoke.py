@@ -38,7 +38,7 @@ def smoke_produce_consume(
 ) -> SmokeResult:
     """Publish ``count`` FrameRef events for a new camera and read every one back, decoded."""
     camera_id = f"demo-smoke-{uuid.uuid4().hex[:8]}"
-    serde = Serde.for_registry(endpoints.registry_url)
+    serde = Serde.for_registry(endpoints)
     frames = serde.topic(catalog.FRAMES, FrameRef)
     start_us = int(time.time() * 1_000_000)
     records = [

@@ -118,7 +118,7 @@ def create_app(settings: ReadModelSettings, *, serde: Serde | None = None) -> Re
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         **faust_options(settings, partitions),
     )
-    serde = serde if serde is not None else Serde.for_registry(settings.registry_url)
+    serde = serde if serde is not None else Serde.for_registry(settings)
 
     def table(name: str, help_text: str) -> Any:
         # bytes keys: the changelog key is then the camera id's UTF-8, the source key itself

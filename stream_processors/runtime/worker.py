@@ -85,7 +85,7 @@ class Processor:
         self.stats = RunStats()
         self.stop = stop if stop is not None else threading.Event()
         self._clock = clock
-        self._serde = serde if serde is not None else Serde.for_registry(settings.registry_url)
+        self._serde = serde if serde is not None else Serde.for_registry(settings)
         t = settings.topics
         self._det_topic = t.detections
         self._frames_topic = t.frames
