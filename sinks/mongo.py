@@ -6,25 +6,45 @@ Collections of the ``vidsight`` database:
   and the distinct labels on it (index on camera + time, and on label + time);
 - ``configs``: per camera or sensor one *current* document (``_id`` ``camera:<id>`` or
   ``sensor:<id>``; a tombstone marks it ``deleted``) and one *history* document per published
-  version (``_id`` ``<kind>:<id>@<partition>:<offset>``), so the full history stays queryable.
+  version (``_id`` ``<kind>:<id>@<topic id>:<partition>:<offset>``), so the full history stays
+  queryable;
+- ``topic_incarnations``: when this projection first saw each incarnation of a config topic.
 
 Detections are written with an unordered ``insert_many`` (the fast path, about four times
 faster than upserts on the local server); documents whose ``_id`` already exists, because of
 a redelivery, are then replaced one by one, so the result is the same as an upsert of all.
-A current config document is replaced only by a newer version (a filter on its version; an
-older one loses with a duplicate-key error, which is expected and ignored).
+
+Config offsets are comparable only within one incarnation of a topic (sinks/incarnation.py):
+a topic made anew, or the local broker started over, numbers from 0 again. So a version is
+``(incarnation rank, topic id, offset)``, stored as the sortable string ``order``, and a
+current document is replaced only by a version not older (a filter on ``order``; documents of
+before this scheme have none and count as oldest). The rank of an incarnation is the time
+this projection first saw its topic id, kept in ``topic_incarnations`` (the first writer's
+time wins). That order is the topics' own: a topic id exists only from its topic's creation
+on and the old incarnation is gone by then, so a later incarnation is always first seen later.
+Record timestamps would not do: producers set them (clocks differ between publishers), and
+the local stack copies the configuration topics into each new broker with their old
+timestamps. The topic is the source of truth, so whatever the live incarnation says wins,
+also when it replays older contents (the current documents then follow the replay).
+
+History documents are inserted, never replaced: a duplicate ``_id`` is a redelivery only when
+the stored document is byte for byte the one this message makes; anything else is a conflict
+(``HistoryConflictError``, the record goes to the dead letters) and never silently kept.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import bson
 import pymongo
+from bson.codec_options import CodecOptions
 from bson.errors import BSONError
-from pymongo import ReplaceOne
+from bson.raw_bson import RawBSONDocument
+from pymongo import ReplaceOne, ReturnDocument
 from pymongo.errors import (
     BulkWriteError,
     ConnectionFailure,
@@ -34,7 +54,14 @@ from pymongo.errors import (
 )
 
 from schemas import catalog
-from schemas.records import AvroRecord, CameraConfig, Detections, SensorConfig, from_micros
+from schemas.records import (
+    AvroRecord,
+    CameraConfig,
+    Detections,
+    SensorConfig,
+    from_micros,
+    now_micros,
+)
 from sinks.base import Sink
 from sinks.batching import Batch, SourceMessage
 from sinks.errors import BatchDataError, RecordDataError, StoreUnavailableError
@@ -44,6 +71,9 @@ log = logging.getLogger(__name__)
 
 DETECTIONS = "detections"
 CONFIGS = "configs"
+INCARNATIONS = "topic_incarnations"
+_NO_TOPIC_ID = "0" * 32  # UNKNOWN's place in an order key
+_CURRENT_TRIES = 3
 _DUPLICATE_KEY = 11000
 # Server codes that mean "this document", not "this server": bad values, too large, invalid.
 _DATA_CODES = frozenset({2, 14, 17, 52, 53, 55, 56, 57, 10334, 17419, 15974})
@@ -56,9 +86,17 @@ class ConfigDocs:
     """The history document of one config message and the current document it makes."""
 
     entity: str  # "camera:<id>" / "sensor:<id>"
-    version: int  # source offset: total order on the single-partition config topics
+    version: int  # source offset: the order within one incarnation of the topic
     history: Document
     current: Document
+
+    def ordered(self, key: str) -> ConfigDocs:
+        """The documents with the current one's ``order`` key set (see ``order_key``)."""
+        return replace(self, current={**self.current, "order": key})
+
+
+class HistoryConflictError(BatchDataError):
+    """A history document of the same topic id, partition and offset holds another message."""
 
 
 MongoValue = Document | ConfigDocs
@@ -93,8 +131,23 @@ def detection_doc(d: Detections, message: SourceMessage) -> Document:
     }
 
 
-def config_docs(message: SourceMessage, record: AvroRecord | None) -> ConfigDocs:
-    """History and current documents of one config message (None record: a tombstone)."""
+def order_key(rank_us: int, topic_id: str, offset: int) -> str:
+    """The version of a config message as a string that sorts as (incarnation, offset).
+
+    ``rank_us`` is when the projection first saw the incarnation; the topic id only breaks
+    ties between incarnations first seen in the same microsecond.
+    """
+    return f"{rank_us:020d}-{topic_id or _NO_TOPIC_ID}-{offset:020d}"
+
+
+def config_docs(
+    message: SourceMessage, record: AvroRecord | None, *, topic_id: str = ""
+) -> ConfigDocs:
+    """History and current documents of one config message (None record: a tombstone).
+
+    ``topic_id`` is the incarnation of the message's topic: it is part of the history id,
+    since offsets repeat across incarnations.
+    """
     kind = "camera" if message.topic == catalog.CONFIG_CAMERAS else "sensor"
     if record is None:
         if not message.key:
@@ -118,10 +171,14 @@ def config_docs(message: SourceMessage, record: AvroRecord | None) -> ConfigDocs
         "deleted": config is None,
         "config": config,
         "updated_ts": updated,
-        "source": {"partition": message.partition, "offset": message.offset},
+        "source": {
+            "topic_id": topic_id,
+            "partition": message.partition,
+            "offset": message.offset,
+        },
     }
     history = {
-        "_id": f"{entity}@{message.partition}:{message.offset}",
+        "_id": f"{entity}@{topic_id}:{message.partition}:{message.offset}",
         "current": False,
         "op": "delete" if config is None else "upsert",
         **common,
@@ -142,8 +199,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def history_conflicts(ours: Mapping[str, bytes], stored: Mapping[str, bytes]) -> list[str]:
+    """Ids whose stored history document (raw BSON) is not the one we would write.
+
+    An id missing from ``stored`` is a conflict too: it was reported as a duplicate.
+    """
+    return [i for i, raw in ours.items() if stored.get(i) != raw]
+
+
 def latest_current(docs: Sequence[ConfigDocs]) -> list[ConfigDocs]:
-    """The newest config message per entity, in first-seen order."""
+    """The newest config message per entity, in first-seen order (one incarnation)."""
     latest: dict[str, ConfigDocs] = {}
     for d in docs:
         if d.entity not in latest or latest[d.entity].version <= d.version:
@@ -163,6 +228,7 @@ class MongoSink(Sink[MongoValue]):
     def __init__(self, settings: SinkSettings) -> None:
         super().__init__(settings)
         self._client: pymongo.MongoClient[Document] | None = None
+        self._ranks: dict[tuple[str, str], int] = {}
 
     def prepare(self, message: SourceMessage, record: AvroRecord | None) -> MongoValue:
         """The document(s) of one record."""
@@ -170,7 +236,7 @@ class MongoSink(Sink[MongoValue]):
             if not isinstance(record, Detections):
                 raise RecordDataError(f"expected Detections on {message.topic}")
             return detection_doc(record, message)
-        return config_docs(message, record)
+        return config_docs(message, record, topic_id=self.incarnation_of(message.topic))
 
     def _db(self) -> Any:
         if self._client is None:
@@ -215,6 +281,8 @@ class MongoSink(Sink[MongoValue]):
             db = self._db()
             db[DETECTIONS].drop()
             db[CONFIGS].drop()
+            db[INCARNATIONS].drop()
+            self._ranks.clear()
         except PyMongoError as exc:
             raise self._unavailable(exc) from exc
 
@@ -225,7 +293,7 @@ class MongoSink(Sink[MongoValue]):
                 docs = [i.value for i in batch.items if isinstance(i.value, dict)]
                 return self._insert_or_replace(self._db()[DETECTIONS], docs)
             configs = [i.value for i in batch.items if isinstance(i.value, ConfigDocs)]
-            return self._write_configs(configs)
+            return self._write_configs(batch.topic, configs)
         except (DocumentTooLarge, BSONError) as exc:
             raise BatchDataError(f"mongo cannot store a document: {exc}") from exc
         except BulkWriteError as exc:
@@ -252,25 +320,84 @@ class MongoSink(Sink[MongoValue]):
             coll.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in again])
         return len(docs)
 
-    def _write_configs(self, configs: list[ConfigDocs]) -> int:
+    def _write_configs(self, topic: str, configs: list[ConfigDocs]) -> int:
         if not configs:
             return 0
         coll = self._db()[CONFIGS]
-        ops: list[ReplaceOne[Document]] = [
-            ReplaceOne({"_id": c.history["_id"]}, c.history, upsert=True) for c in configs
-        ]
-        ops += [
-            ReplaceOne({"_id": c.entity, "version": {"$lte": c.version}}, c.current, upsert=True)
-            for c in latest_current(configs)
-        ]
+        self._insert_history(coll, [c.history for c in configs])
+        topic_id = self.incarnation_of(topic)
+        rank = self._rank(topic, topic_id)
+        latest = [c.ordered(order_key(rank, topic_id, c.version)) for c in latest_current(configs)]
+        self._replace_current(coll, latest)
+        return len(configs) + len(latest)
+
+    def _insert_history(self, coll: Any, docs: list[Document]) -> None:
         try:
-            coll.bulk_write(ops, ordered=False)
+            coll.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            # A duplicate key here is a newer current document winning: the intended outcome.
-            errors = exc.details.get("writeErrors", [])
+            errors: list[Mapping[str, Any]] = exc.details.get("writeErrors", [])
             if any(e.get("code") != _DUPLICATE_KEY for e in errors):
                 raise
-        return len(ops)
+            ours = {docs[e["index"]]["_id"]: bson.encode(docs[e["index"]]) for e in errors}
+            raw = coll.with_options(codec_options=CodecOptions(document_class=RawBSONDocument))
+            stored = {d["_id"]: d.raw for d in raw.find({"_id": {"$in": list(ours)}})}
+            conflicts = history_conflicts(ours, stored)
+            if conflicts:
+                raise HistoryConflictError(
+                    f"mongo {CONFIGS}: history document {conflicts[0]} already holds another "
+                    f"message at that topic id, partition and offset ({len(conflicts)} such)"
+                ) from exc
+
+    def _replace_current(self, coll: Any, docs: list[ConfigDocs]) -> None:
+        pending = docs
+        for _ in range(_CURRENT_TRIES):
+            ops: list[ReplaceOne[Document]] = [
+                ReplaceOne(_not_newer(c.entity, c.current["order"]), c.current, upsert=True)
+                for c in pending
+            ]
+            try:
+                coll.bulk_write(ops, ordered=False)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                    raise
+                # The filter missed an existing document: a newer version holds it (the
+                # intended outcome), unless it vanished or changed meanwhile (then try again).
+                lost = [pending[e["index"]] for e in errors]
+                held = {
+                    d["_id"]: d.get("order")
+                    for d in coll.find({"_id": {"$in": [c.entity for c in lost]}}, {"order": 1})
+                }
+                pending = [c for c in lost if not _newer_or_same(held.get(c.entity), c)]
+                if not pending:
+                    return
+        raise StoreUnavailableError(
+            "mongo",
+            f"current document {pending[0].entity} neither took version "
+            f"{pending[0].current['order']} nor holds a newer one",
+        )
+
+    def _rank(self, topic: str, topic_id: str) -> int:
+        """When this projection first saw the incarnation (stored; the first writer wins)."""
+        rank = self._ranks.get((topic, topic_id))
+        if rank is None:
+            now = now_micros()
+            doc = self._db()[INCARNATIONS].find_one_and_update(
+                {"_id": f"{topic}@{topic_id}"},
+                {
+                    "$setOnInsert": {
+                        "topic": topic,
+                        "topic_id": topic_id,
+                        "first_seen_us": now,
+                        "first_seen": from_micros(now),
+                    }
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            rank = self._ranks[(topic, topic_id)] = int(doc["first_seen_us"])
+        return rank
 
     def _classify(self, exc: BulkWriteError) -> Exception:
         errors = exc.details.get("writeErrors", [])
@@ -280,3 +407,13 @@ class MongoSink(Sink[MongoValue]):
 
     def _unavailable(self, exc: Exception) -> StoreUnavailableError:
         return StoreUnavailableError("mongo", f"{type(exc).__name__}: {exc}")
+
+
+def _not_newer(entity: str, order: str) -> Document:
+    """Filter of a current document that ``order`` may replace (documents written before
+    versions had an ``order`` count as oldest)."""
+    return {"_id": entity, "$or": [{"order": {"$lte": order}}, {"order": {"$exists": False}}]}
+
+
+def _newer_or_same(held: object, docs: ConfigDocs) -> bool:
+    return isinstance(held, str) and held >= docs.current["order"]

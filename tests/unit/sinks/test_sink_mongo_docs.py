@@ -10,9 +10,10 @@ from schemas import catalog
 from sinks import samples
 from sinks.batching import SourceMessage
 from sinks.errors import RecordDataError
-from sinks.mongo import config_docs, detection_doc, latest_current
+from sinks.mongo import config_docs, detection_doc, history_conflicts, latest_current, order_key
 
 SCENE = samples.scene(1, 20)
+TOPIC_ID = "0123456789abcdef0123456789abcdef"
 
 
 def m(topic: str, offset: int, key: bytes | None = b"k") -> SourceMessage:
@@ -33,9 +34,10 @@ def test_detection_document_is_keyed_by_the_event_id() -> None:
 
 def test_config_message_makes_a_history_and_a_current_document() -> None:
     cam = SCENE.cameras[0]
-    docs = config_docs(m(catalog.CONFIG_CAMERAS, 5), cam)
+    docs = config_docs(m(catalog.CONFIG_CAMERAS, 5), cam, topic_id=TOPIC_ID)
     assert docs.entity == f"camera:{cam.camera_id}"
-    assert docs.history["_id"] == f"camera:{cam.camera_id}@0:5"
+    assert docs.history["_id"] == f"camera:{cam.camera_id}@{TOPIC_ID}:0:5"
+    assert docs.history["source"] == {"topic_id": TOPIC_ID, "partition": 0, "offset": 5}
     assert docs.current["_id"] == f"camera:{cam.camera_id}"
     assert docs.current["version"] == 5
     assert docs.history["op"] == "upsert" and not docs.current["deleted"]
@@ -61,3 +63,26 @@ def test_latest_current_keeps_the_newest_per_entity() -> None:
     b = config_docs(m(catalog.CONFIG_CAMERAS, 2), cam)
     c = config_docs(m(catalog.CONFIG_CAMERAS, 3, b"other"), None)
     assert latest_current([a, b, c]) == [a, c]
+
+
+def test_history_ids_of_the_same_offset_differ_between_incarnations() -> None:
+    cam = SCENE.cameras[0]
+    old = config_docs(m(catalog.CONFIG_CAMERAS, 3), cam, topic_id="1" * 32)
+    new = config_docs(m(catalog.CONFIG_CAMERAS, 3), cam, topic_id="2" * 32)
+    assert old.history["_id"] != new.history["_id"]
+    assert old.current["_id"] == new.current["_id"], "one current document per entity"
+
+
+def test_a_later_incarnation_orders_after_every_offset_of_an_earlier_one() -> None:
+    old = order_key(1_000, "f" * 32, 500)
+    assert order_key(2_000, "0" * 32, 3) > old
+    assert order_key(1_000, "f" * 32, 501) > old > order_key(1_000, "f" * 32, 99)
+    assert order_key(1_000, "", 3) < order_key(1_000, "1" * 32, 3), "unknown id sorts first"
+    assert order_key(10**15, "a" * 32, 0) > order_key(10**14, "a" * 32, 10**18)
+
+
+def test_a_stored_history_document_conflicts_unless_it_is_the_same_bytes() -> None:
+    ours = {"a": b"same", "b": b"mine", "c": b"gone"}
+    stored = {"a": b"same", "b": b"theirs"}
+    assert history_conflicts(ours, stored) == ["b", "c"]
+    assert history_conflicts({"a": b"same"}, stored) == []
