@@ -97,7 +97,8 @@ class Registry:
                 cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         wait_until(
-            lambda: httpx.get(f"{self.url}/subjects", timeout=2).status_code == 200,
+            # The one route open without credentials, so a registry with auth is awaited too.
+            lambda: httpx.get(f"{self.url}/_health", timeout=2).status_code == 200,
             60,
             "registry",
             self.log,
