@@ -52,6 +52,8 @@ def connection(data_dir: Path) -> dict[str, str]:
         "registry_url": env("VIDSIGHT_REGISTRY_URL") or endpoints.get("registry_url", ""),
         "registry_user": env("VIDSIGHT_REGISTRY_USER") or secret("registry_user"),
         "registry_password": env("VIDSIGHT_REGISTRY_PASSWORD") or secret("registry_password"),
+        # librdkafka security keys of a production cluster (SASL_SSL/SCRAM, TLS), as JSON
+        "kafka_config": env("VIDSIGHT_KAFKA_CONFIG") or "{}",
     }
 
 
@@ -64,6 +66,7 @@ def build_consumer(conn: dict[str, str], group: str, from_beginning: bool) -> De
     registry = SchemaRegistryClient(registry_conf)
     return DeserializingConsumer(
         {
+            **json.loads(conn["kafka_config"]),
             "bootstrap.servers": conn["bootstrap"],
             "group.id": group,
             "session.timeout.ms": 6000,

@@ -30,6 +30,11 @@ LOCAL_STACK = "infra/stack/"
 production deployment never runs this code (see SECURITY.md)."""
 
 
+STANDALONE = "schemas/examples/"
+"""Examples for downstream developers, deliberately free of vidsight's settings: they must
+still honour VIDSIGHT_KAFKA_CONFIG, or they cannot reach a secured cluster."""
+
+
 def _sources() -> dict[str, str]:
     return {
         str(p.relative_to(ROOT)): p.read_text()
@@ -44,9 +49,16 @@ def test_no_client_config_is_written_by_hand() -> None:
         for path, text in _sources().items()
         if "bootstrap.servers" in text
         and path != BUILDS_CONFIG
-        and not path.startswith(LOCAL_STACK)
+        and not path.startswith((LOCAL_STACK, STANDALONE))
     ]
     assert offenders == [], f"build these clients from Endpoints.kafka_client_config(): {offenders}"
+
+
+def test_standalone_examples_take_the_security_settings() -> None:
+    examples = {p: t for p, t in _sources().items() if p.startswith(STANDALONE)}
+    for path, text in examples.items():
+        if "bootstrap.servers" in text:
+            assert "VIDSIGHT_KAFKA_CONFIG" in text, path
 
 
 def test_the_scan_sees_the_clients() -> None:
