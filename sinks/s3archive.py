@@ -13,9 +13,12 @@ A partition's offsets are cut into fixed *blocks* of ``archive_block_offsets`` o
 one hour. The name depends on the offsets and the record timestamps only, never on how the
 sink happened to batch them, so a replay, a redelivery after a crash or a rebuild writes the
 same objects with the same bytes. A batch never spans two blocks (the sink asks the loop to
-flush at a block boundary); a batch that starts inside a block (a quiet partition flushed by
-age, or a redelivery) merges with the object already there, record by offset, so an object
-converges to exactly the block's records of that hour.
+flush at a block boundary), and every batch merges with the object already there, record by
+offset: a record once archived stays, whatever is written later (a replay of a compacted
+topic holds only some offsets of a block, and must not shrink its objects), so an object
+converges to exactly the block's records of that hour. Merging is read-modify-write; the
+writers of a partition are fenced (sinks/s3fence.py) so two of them cannot lose each other's
+records.
 
 Every catalog topic is archived except internal state (``NOT_ARCHIVED``: the processor's
 changelog, which is rebuilt from the events). Each object holds the raw messages
@@ -45,8 +48,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from schemas import catalog
 from schemas.records import AvroRecord
 from sinks.base import Sink
-from sinks.batching import Batch, BatchPolicy, PartitionBuffer, SourceMessage
+from sinks.batching import Batch, BatchPolicy, PartitionBuffer, SourceMessage, TopicPartition
 from sinks.errors import StoreUnavailableError
+from sinks.s3fence import WriterFence
 from sinks.settings import SinkSettings
 
 log = logging.getLogger(__name__)
@@ -227,20 +231,30 @@ def decode(topic: str, data: bytes) -> list[SourceMessage]:
 
 
 def merge(existing: Iterable[SourceMessage], new: Iterable[SourceMessage]) -> list[SourceMessage]:
-    """Union by offset (new wins), in offset order."""
+    """Union by offset, in offset order; an offset already archived keeps its record.
+
+    One (topic id, partition, offset) is one message, so the two are the same record; where
+    they differ (a broker without topic ids whose topic was made anew) the archive keeps
+    what it had rather than rewrite history, and says so.
+    """
     by_offset = {m.offset: m for m in existing}
-    by_offset.update((m.offset, m) for m in new)
+    differ = 0
+    for m in new:
+        kept = by_offset.setdefault(m.offset, m)
+        differ += kept is not m and kept != m
+    if differ:
+        log.error("archive kept %d archived records that differ from their redelivery", differ)
     return [by_offset[o] for o in sorted(by_offset)]
 
 
 def contents(
     obj: ArchiveObject, existing: Callable[[], Iterable[SourceMessage]]
 ) -> Sequence[SourceMessage]:
-    """What an object holds after a batch: the batch's records, merged with what the object
-    already holds unless the batch starts at the block's first offset (then nothing earlier
-    of the block can exist, and what follows the batch is read and merged again later)."""
-    if obj.messages[0].offset == obj.block_start:
-        return obj.messages
+    """What an object holds after a batch: the batch's records merged with what it held.
+
+    Always read, even for a batch that starts at the block's first offset: a replay of a
+    compacted topic starts there with only some of the block's offsets.
+    """
     return merge(existing(), obj.messages)
 
 
@@ -260,6 +274,10 @@ class S3ArchiveSink(Sink[SourceMessage]):
         self.prefix = settings.archive_prefix
         self.block = settings.archive_block_offsets
         self._client: Any = None
+        # A PUT gets one attempt of at most connect + read timeout; the hand-off outlasts it.
+        self.fence = WriterFence(
+            self._s3, self.bucket, self.prefix, handoff_s=3 * settings.store_timeout_s + 5
+        )
         # Batches are whole blocks: a smaller count limit would write each block twice.
         self.policy = BatchPolicy(
             max(settings.batch_max_records, self.block),
@@ -289,7 +307,9 @@ class S3ArchiveSink(Sink[SourceMessage]):
                     response_checksum_validation="when_required",
                     connect_timeout=s.store_timeout_s,
                     read_timeout=s.store_timeout_s * 2,
-                    retries={"max_attempts": 2, "mode": "standard"},
+                    # No client retries: a retried PUT could land after the writer's fence
+                    # check by more than the hand-off (sinks/s3fence.py); the runner retries.
+                    retries={"max_attempts": 1, "mode": "standard"},
                 ),
             )
         return self._client
@@ -308,6 +328,17 @@ class S3ArchiveSink(Sink[SourceMessage]):
         rebuild overwrite every object it covers with the same bytes instead.
         """
 
+    def forget(self, tps: Iterable[TopicPartition]) -> None:
+        """Forget partitions and release their claims (revoked: the next owner goes on)."""
+        tps = list(tps)
+        super().forget(tps)
+        for tp in tps:
+            self.fence.release(tp.topic, tp.partition)
+
+    def close(self) -> None:
+        """Release the claims (a clean stop)."""
+        self.fence.release_all()
+
     def write(self, batch: Batch[SourceMessage]) -> int:
         """Write (or merge into) the objects of one block's batch."""
         messages = [item.value for item in batch.items]
@@ -323,6 +354,7 @@ class S3ArchiveSink(Sink[SourceMessage]):
                 block=self.block,
                 topic_id=topic_id,
             )
+            self.fence.before_read(batch.topic, batch.partition, topic_id)
             for obj in objects:
                 content = contents(obj, partial(self._existing, s3, batch.topic, obj.key))
                 body = encode(
@@ -335,7 +367,14 @@ class S3ArchiveSink(Sink[SourceMessage]):
                     codec=self.settings.archive_codec,
                     topic_id=topic_id,
                 )
-                s3.put_object(Bucket=self.bucket, Key=obj.key, Body=body, ContentType="avro/binary")
+                claim = self.fence.before_write(batch.topic, batch.partition)
+                s3.put_object(
+                    Bucket=self.bucket,
+                    Key=obj.key,
+                    Body=body,
+                    ContentType="avro/binary",
+                    Metadata={"writer": claim.writer, "writer-epoch": str(claim.epoch)},
+                )
                 written += len(obj.messages)
         except (BotoCoreError, ClientError) as exc:
             raise StoreUnavailableError("s3", f"{type(exc).__name__}: {exc}") from exc

@@ -7,6 +7,7 @@ batches), so each test sets up exactly the interleaving it attacks.
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,8 @@ from schemas import catalog
 from sinks import samples
 from sinks.batching import Batch, Item, SourceMessage
 from sinks.mongo import CONFIGS, HistoryConflictError, MongoSink
+from sinks.s3archive import S3ArchiveSink, decode
+from sinks.s3fence import ArchiveFencedError, ArchiveHandoffError
 from sinks.settings import SinkSettings
 from vidsight.settings import load
 
@@ -113,3 +116,88 @@ def test_current_documents_of_before_versions_had_incarnations_are_replaced(
     write_configs(mongo, NEW_ID, (3, "new name"))
     current = [d for d in configs(mongo) if d["current"]]
     assert [d["config"]["name"] for d in current] == ["new name"]
+
+
+# ---- the S3 archive ------------------------------------------------------------------------
+
+TOPIC = catalog.FEEDBACK
+T0_MS = 1_767_225_600_000
+
+
+def archive_sink(settings: SinkSettings, handoff_s: float = 0.5) -> S3ArchiveSink:
+    sink = S3ArchiveSink(settings.model_copy(update={"archive_block_offsets": 10}))
+    sink.topic_ids[TOPIC] = NEW_ID
+    sink.fence.handoff_s = handoff_s
+    sink.open()
+    return sink
+
+
+def raw(offset: int) -> SourceMessage:
+    return SourceMessage(TOPIC, 0, offset, b"cam", f"v{offset}".encode(), T0_MS)
+
+
+def archive(sink: S3ArchiveSink, *offsets: int) -> None:
+    items = [Item(raw(o), raw(o)) for o in offsets]
+    sink.write(Batch(TOPIC, 0, offsets[0], offsets[-1], items))
+
+
+def archived(sink: S3ArchiveSink) -> list[int]:
+    s3 = sink._s3()
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=sink.bucket, Prefix=f"{sink.prefix}/").get(
+            "Contents", []
+        )
+    ]
+    assert len(keys) == 1, keys
+    body = s3.get_object(Bucket=sink.bucket, Key=keys[0])["Body"].read()
+    return [m.offset for m in decode(TOPIC, body)]
+
+
+def archive_after_handoff(sink: S3ArchiveSink, *offsets: int) -> None:
+    with pytest.raises(ArchiveHandoffError):
+        archive(sink, *offsets)
+    time.sleep(sink.fence.handoff_s)
+    archive(sink, *offsets)
+
+
+def test_a_replay_of_a_compacted_topic_keeps_the_archived_history(
+    sink_settings: SinkSettings,
+) -> None:
+    sink = archive_sink(sink_settings)
+    archive(sink, 0, 1, 2, 3, 4)
+    archive(sink, 0, 4)  # the topic compacted: only the last value of each key is left
+    assert archived(sink) == [0, 1, 2, 3, 4]
+
+
+def test_a_zombie_writer_cannot_overwrite_the_new_owners_records(
+    sink_settings: SinkSettings,
+) -> None:
+    zombie = archive_sink(sink_settings)
+    archive(zombie, 0, 1)
+    owner = archive_sink(sink_settings)
+    # The zombie read the object; the partition's new owner writes before the zombie's PUT.
+    read = zombie._existing
+
+    def owner_writes_meanwhile(*args: Any) -> Any:
+        held = read(*args)
+        archive_after_handoff(owner, 2, 3)  # it waits out the zombie's last write first
+        return held
+
+    zombie._existing = owner_writes_meanwhile  # type: ignore[method-assign]
+    with pytest.raises(ArchiveFencedError, match="another consumer owns the partition"):
+        archive(zombie, 4)
+    assert archived(owner) == [0, 1, 2, 3], "nothing of the owner's lost"
+    archive(owner, 4)  # offset 4 was never committed by the zombie: the owner writes it
+    assert archived(owner) == [0, 1, 2, 3, 4]
+
+
+def test_a_released_partition_is_taken_over_at_once_and_merged(
+    sink_settings: SinkSettings,
+) -> None:
+    first = archive_sink(sink_settings, handoff_s=60)
+    archive(first, 0, 1)
+    first.close()  # a clean stop releases the claim
+    second = archive_sink(sink_settings, handoff_s=60)
+    archive(second, 2)
+    assert archived(second) == [0, 1, 2]

@@ -21,6 +21,7 @@ from sinks.s3archive import (
     object_key,
     plan_objects,
 )
+from sinks.s3fence import Claim, claim_key, takeover_wait
 
 TOPIC = catalog.DETECTIONS
 HOUR_MS = 3_600_000
@@ -81,15 +82,30 @@ def test_merge_is_a_union_by_offset() -> None:
     assert [x.offset for x in merge([m(1), m(3)], [m(2), m(3)])] == [1, 2, 3]
 
 
-def test_a_batch_at_the_block_start_does_not_read_the_object() -> None:
-    obj = ArchiveObject("k", 10, hour_of(T0_MS), [m(10), m(11)])
+def test_merge_keeps_what_is_archived_for_an_offset() -> None:
+    archived = m(3, value=b"archived")
+    assert merge([archived], [m(3, value=b"other")]) == [archived]
 
-    def boom() -> list[SourceMessage]:
-        raise AssertionError("read")
 
-    assert contents(obj, boom) == obj.messages
-    later = ArchiveObject("k", 10, hour_of(T0_MS), [m(12)])
-    assert [x.offset for x in contents(later, lambda: obj.messages)] == [10, 11, 12]
+def test_a_replay_of_some_offsets_of_a_block_keeps_the_rest_of_the_object() -> None:
+    held = [m(o) for o in range(5)]
+    # A compacted topic replayed: only offsets 0 and 4 of the block are left on it.
+    replay = ArchiveObject("k", 0, hour_of(T0_MS), [m(0), m(4)])
+    assert [x.offset for x in contents(replay, lambda: held)] == [0, 1, 2, 3, 4]
+    later = ArchiveObject("k", 0, hour_of(T0_MS), [m(5)])
+    assert [x.offset for x in contents(later, lambda: held)] == [0, 1, 2, 3, 4, 5]
+
+
+def test_claims_name_the_incarnation_and_only_an_unreleased_one_makes_the_next_wait() -> None:
+    assert claim_key("archive", TOPIC, 3, "ab" * 16) == (
+        f"archive.writers/{TOPIC}/partition=003.{'ab' * 16}.json"
+    )
+    assert not claim_key("archive", TOPIC, 3).startswith("archive/"), "outside the archive"
+    claim = Claim("w1", 4)
+    assert Claim.from_json(claim.to_json()) == claim
+    assert takeover_wait(None, 30) == 0
+    assert takeover_wait(Claim("w1", 4, released=True), 30) == 0
+    assert takeover_wait(claim, 30) == 30
 
 
 def test_the_archive_skips_internal_state_topics_only() -> None:
