@@ -184,7 +184,7 @@ def test_a_zombie_writer_cannot_overwrite_the_new_owners_records(
         archive_after_handoff(owner, 2, 3)  # it waits out the zombie's last write first
         return held
 
-    zombie._existing = owner_writes_meanwhile  # type: ignore[method-assign]
+    zombie._existing = owner_writes_meanwhile  # type: ignore[method-assign,assignment]
     with pytest.raises(ArchiveFencedError, match="another consumer owns the partition"):
         archive(zombie, 4)
     assert archived(owner) == [0, 1, 2, 3], "nothing of the owner's lost"
