@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from producers.config import Camera
+from producers.credentials import resolve_login
 from producers.detectors.base import Detector
 from producers.detectors.factory import build_detector, split_options
 from producers.detectors.ground_truth import GroundTruthOptions
@@ -174,7 +175,8 @@ class CameraWorker:
             pipeline = self._pipeline(
                 detector, gate_on, common.gate_min_area, common.evidence, width
             )
-            source = open_source(parse_source(cam.source), self._context())
+            login = resolve_login(cam.camera_id, cam.credentials)
+            source = open_source(parse_source(cam.source), self._context(), login)
             self._loop(pipeline, source.frames())
             st.state = "stopped" if self.stop.is_set() else "finished"
             log.info("camera=%s state=%s frames=%d", cam.camera_id, st.state, st.frames_decoded)

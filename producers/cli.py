@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from producers.config import Camera
     from producers.runner import RunReport
     from producers.settings import EdgeSettings
+    from schemas.records import CameraCredentials
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -338,6 +339,14 @@ def edge_spool(ctx: click.Context, data_dir: Path | None, spool_dir: Path | None
 # ---- vidsight cameras ---------------------------------------------------------------------------
 
 
+def _login_reference(ref: CameraCredentials | None) -> str:
+    """Where the edge finds the password (never the password: apply never reads it)."""
+    if ref is None:
+        return ""
+    where = f"env {ref.password_env}" if ref.password_env else f"file {ref.password_file}"
+    return f"{ref.username or '-'} ({where})"
+
+
 @click.group()
 def cameras() -> None:
     """Camera definitions (the vidsight.config.cameras topic)."""
@@ -362,17 +371,19 @@ def cameras_apply(ctx: click.Context, path: Path, data_dir: Path | None, dry_run
     """Publish the cameras of a YAML file to vidsight.config.cameras (keyed by camera id)."""
     from producers.config import load_cameras, to_record
     from schemas.records import now_micros
+    from schemas.records.credentials import redact_url
 
     now = now_micros()
     records = [to_record(c, now) for c in load_cameras(path)]
     table = Table(title=f"cameras in {path}", title_justify="left")
-    for col in ("camera", "name", "source", "fps", "detector", "enabled"):
+    for col in ("camera", "name", "source", "login", "fps", "detector", "enabled"):
         table.add_column(col)
     for r in records:
         table.add_row(
             r.camera_id,
             r.name,
-            r.source,
+            redact_url(r.source),  # refused when inline already; masked all the same
+            _login_reference(r.credentials),
             f"{r.fps:g}",
             str(r.detector.kind),
             "yes" if r.enabled else "no",

@@ -10,6 +10,13 @@ and is left to the stream processors)::
         fps: 5
         detector: {kind: motion, min_area: 0.002}
         enabled: true
+        credentials: {username: admin, password_env: GATE_1_PASSWORD}
+        # or credentials: {username: admin, password_file: /run/secrets/gate-1}
+
+A password is never written in the file, the topic or a store: ``credentials`` names where
+the edge finds it (an environment variable of the edge process, or a file on the edge host),
+and the edge resolves it when it opens the source. A source URL that carries a login
+(``user:password@``) or a secret query parameter (``password=``, ``token=`` ...) is refused.
 
 Errors name the file, the line and the key, say what was wrong and what is allowed.
 """
@@ -24,14 +31,93 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from producers.detectors.factory import DETECTOR_KINDS, split_options
 from producers.errors import CameraFileError, DetectorError, SourceError
 from producers.sources.factory import parse_source
-from schemas.records import CameraConfig, DetectorKind, DetectorSpec, OptionValue
+from schemas.records import (
+    CameraConfig,
+    CameraCredentials,
+    DetectorKind,
+    DetectorSpec,
+    OptionValue,
+)
+from schemas.records.credentials import inline_secrets, redact_url
 
-CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""Camera ids, matched whole (``fullmatch``: no trailing newline)."""
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+LOGIN_SCHEMES = ("rtsp", "rtsps", "http", "https")
+"""Sources that can take a login."""
+
+
+def _reference_example(camera_id: str) -> str:
+    env = re.sub(r"[^A-Za-z0-9]", "_", camera_id).upper() + "_PASSWORD"
+    return (
+        "write the URL without it and give a reference the edge resolves, e.g.\n"
+        "      source: rtsp://10.0.0.5/stream1\n"
+        f"      credentials: {{username: admin, password_env: {env}}}"
+        f"   # or password_file: /run/secrets/{camera_id}"
+    )
+
+
+class CredentialsBlock(BaseModel):
+    """A camera's ``credentials:`` block: a user name and where the edge finds the password."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    username: str | None = Field(None, description="user name of the login")
+    password_env: str | None = Field(None, description="environment variable of the edge")
+    password_file: str | None = Field(None, description="absolute path of a file on the edge")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "a password is never written in the file: use password_env (an environment "
+                "variable of the edge) or password_file (a file on the edge host)"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> CredentialsBlock:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError("give exactly one of password_env or password_file")
+        if self.username is not None and (
+            not self.username or ":" in self.username or not self.username.isprintable()
+        ):
+            raise ValueError("username must be non-empty, printable and without ':'")
+        if self.username is not None and len(self.username) > 128:
+            raise ValueError("username is longer than 128 characters")
+        if self.password_env is not None and not ENV_NAME.fullmatch(self.password_env):
+            raise ValueError(
+                f"password_env {self.password_env!r} is not an environment variable name "
+                "(letters, digits and '_', not starting with a digit)"
+            )
+        path = self.password_file
+        if path is not None and (
+            not path.startswith("/") or len(path) > 4096 or not path.isprintable()
+        ):
+            raise ValueError("password_file must be an absolute path (e.g. /run/secrets/gate-1)")
+        return self
+
+    def reference(self) -> CameraCredentials:
+        """The reference as it travels on the topic."""
+        return CameraCredentials(
+            username=self.username,
+            password_env=self.password_env,
+            password_file=self.password_file,
+        )
 
 
 class DetectorBlock(BaseModel):
@@ -59,13 +145,28 @@ class CameraEntry(BaseModel):
     fps: float = Field(5.0, gt=0, le=60, description="analysis frames per second")
     detector: DetectorBlock = Field(default_factory=DetectorBlock, description="detector")
     enabled: bool = Field(True, description="false keeps the definition but does not watch")
+    credentials: CredentialsBlock | None = Field(
+        None, description="login reference: username + password_env or password_file"
+    )
 
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not CAMERA_ID.match(value):
+        if not CAMERA_ID.fullmatch(value):
             raise ValueError(
                 "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("source", "url")
+    @classmethod
+    def _no_inline_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        found = [] if value is None else inline_secrets(value)
+        if found:
+            camera = info.data.get("id", "?")
+            raise ValueError(
+                f"camera {camera!r}: the source {redact_url(value or '')} carries credentials "
+                f"({', '.join(found)}); {_reference_example(str(camera))}"
             )
         return value
 
@@ -74,9 +175,13 @@ class CameraEntry(BaseModel):
         if (self.source is None) == (self.url is None):
             raise ValueError("give exactly one of source or url")
         try:
-            parse_source(self.source_url)
+            spec = parse_source(self.source_url)
         except SourceError as exc:
             raise ValueError(str(exc)) from exc
+        if self.credentials is not None and spec.kind not in ("rtsp", "http"):
+            raise ValueError(
+                f"credentials need an {', '.join(LOGIN_SCHEMES)} source, not {spec.kind}"
+            )
         try:
             split_options(self.detector.kind, self.detector.options)
         except DetectorError as exc:
@@ -121,6 +226,8 @@ class Camera:
     detector_kind: str
     detector_options: Mapping[str, Any]
     enabled: bool = True
+    credentials: CameraCredentials | None = None
+    """Where the edge finds the login (resolved when the source opens); never the password."""
 
 
 def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -171,6 +278,7 @@ def load_cameras_text(text: str, origin: str = "<cameras>") -> list[Camera]:
             detector_kind=c.detector.kind,
             detector_options=MappingProxyType(_options(c.id, c.detector.options)),
             enabled=c.enabled,
+            credentials=None if c.credentials is None else c.credentials.reference(),
         )
         for c in parsed.cameras
     ]
@@ -229,6 +337,7 @@ def to_record(camera: Camera, updated_ts: int) -> CameraConfig:
         detector=DetectorSpec(kind=kind, options=MappingProxyType(options)),
         enabled=camera.enabled,
         updated_ts=updated_ts,
+        credentials=camera.credentials,
     )
 
 
@@ -246,4 +355,5 @@ def from_record(record: CameraConfig) -> Camera:
         detector_kind=kind,
         detector_options=MappingProxyType(options),
         enabled=record.enabled,
+        credentials=record.credentials,
     )

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from producers.frames import Frame
 from producers.sources.backoff import BackoffPolicy
+from schemas.records.credentials import redact_url
 
 
 def _ignore(_: str) -> None:
@@ -52,10 +53,5 @@ class Source(Protocol):
 
 
 def redact(url: str) -> str:
-    """A URL with any password replaced, for logs and errors."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    creds, _, host = rest.partition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    """A URL with any credential masked, for logs and errors."""
+    return redact_url(url)

@@ -23,6 +23,7 @@ from producers.errors import SourceError
 from producers.frames import Frame, Image
 from producers.sampling import KeyframePolicy
 from producers.sources.backoff import StallDetector
+from schemas.records.credentials import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,24 @@ MAX_CONSECUTIVE_DECODE_ERRORS = 50
 
 
 def open_input(
-    url: str, *, options: dict[str, str] | None = None, timeout: tuple[float, float] | None = None
+    url: str,
+    *,
+    options: dict[str, str] | None = None,
+    timeout: tuple[float, float] | None = None,
+    scrub: Callable[[str], str] = redact_url,
 ) -> Any:
-    """An opened PyAV input container; SourceError (naming the URL) when it cannot be."""
+    """An opened PyAV input container; SourceError (naming the URL) when it cannot be.
+
+    FFmpeg's messages repeat the URL it was given, login included, so the message and the
+    URL go through ``scrub`` and the library error is not chained (its text holds the URL).
+    """
     try:
         return av.open(url, mode="r", options=options or {}, timeout=timeout)
     except av.error.FFmpegError as exc:
-        raise SourceError(f"cannot open {url}: {exc.strerror or exc}") from exc
+        reason = scrub(redact_url(str(exc.strerror or exc)))
+        raise SourceError(f"cannot open {scrub(redact_url(url))}: {reason}") from None
     except OSError as exc:
-        raise SourceError(f"cannot open {url}: {exc}") from exc
+        raise SourceError(f"cannot open {scrub(redact_url(url))}: {scrub(str(exc))}") from None
 
 
 def _luma_loader(frame: av.VideoFrame) -> Callable[[], Image]:

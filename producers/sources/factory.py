@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from producers.credentials import Login
 from producers.errors import SourceError
-from producers.sources.base import Source, SourceContext
+from producers.sources.base import Source, SourceContext, redact
 from producers.sources.file import FileOptions
 from producers.sources.synthetic import SCENES, SyntheticOptions
 from producers.synthetic.scene import SceneSpec
@@ -145,21 +146,27 @@ def parse_source(url: str) -> SourceSpec:
     if scheme in ("file", ""):
         return _file_spec(url)
     raise SourceError(
-        f"unsupported source {url!r}: use rtsp://, http(s):// (snapshots), file:// or a path, "
-        "or synthetic:<scene>"
+        f"unsupported source {redact(url)!r}: use rtsp://, http(s):// (snapshots), "
+        "file:// or a path, or synthetic:<scene>"
     )
 
 
-def open_source(spec: SourceSpec, ctx: SourceContext) -> Source:
-    """The source object of a parsed URL (nothing is connected until frames() runs)."""
+def open_source(spec: SourceSpec, ctx: SourceContext, login: Login | None = None) -> Source:
+    """The source object of a parsed URL (nothing is connected until frames() runs).
+
+    ``login`` (resolved on the edge from the camera's credentials reference) is used by the
+    network sources only, and only in memory.
+    """
+    if login is not None and spec.kind not in ("rtsp", "http"):
+        raise SourceError(f"a {spec.kind} source takes no credentials")
     if spec.kind == "rtsp":
         from producers.sources.rtsp import RtspSource
 
-        return RtspSource(spec.url, ctx)
+        return RtspSource(spec.url, ctx, login)
     if spec.kind == "http":
         from producers.sources.http import HttpSnapshotSource
 
-        return HttpSnapshotSource(spec.url, ctx)
+        return HttpSnapshotSource(spec.url, ctx, login)
     if spec.kind == "file" and spec.file is not None:
         from producers.sources.file import FileSource
 
@@ -168,4 +175,4 @@ def open_source(spec: SourceSpec, ctx: SourceContext) -> Source:
         from producers.sources.synthetic import SyntheticSource
 
         return SyntheticSource(spec.synthetic, ctx)
-    raise SourceError(f"cannot open source {spec.url!r}")
+    raise SourceError(f"cannot open source {redact(spec.url)!r}")

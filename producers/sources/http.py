@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from producers.credentials import Login
 from producers.errors import SourceError
 from producers.frames import Frame, Image
 from producers.imaging import decode_image
@@ -28,9 +29,10 @@ class HttpSnapshotSource:
 
     finite = False
 
-    def __init__(self, url: str, ctx: SourceContext) -> None:
+    def __init__(self, url: str, ctx: SourceContext, login: Login | None = None) -> None:
         self.url = url
         self.ctx = ctx
+        self.login = login
         self.description = f"http {redact(url)}"
 
     def frames(self) -> Iterator[Frame]:
@@ -40,7 +42,13 @@ class HttpSnapshotSource:
         backoff = Backoff(ctx.backoff)
         origin = time.monotonic()
         timeout = httpx.Timeout(ctx.read_timeout_s, connect=ctx.open_timeout_s)
-        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        # HTTP Basic from the resolved login: the URL itself stays without credentials.
+        auth = (
+            None
+            if self.login is None
+            else httpx.BasicAuth(self.login.username, self.login.password)
+        )
+        with httpx.Client(timeout=timeout, follow_redirects=True, auth=auth) as client:
             next_poll = origin
             while not ctx.stop.is_set():
                 delay = next_poll - time.monotonic()
@@ -78,7 +86,10 @@ class HttpSnapshotSource:
         try:
             response = client.get(self.url)
         except httpx.HTTPError as exc:
-            raise SourceError(f"{self.description}: {type(exc).__name__}: {exc}") from exc
+            reason = redact(str(exc))
+            if self.login is not None:
+                reason = self.login.scrub(reason)
+            raise SourceError(f"{self.description}: {type(exc).__name__}: {reason}") from None
         if response.status_code != 200:
             raise SourceError(f"{self.description}: HTTP {response.status_code}")
         image = decode_image(response.content)

@@ -16,12 +16,14 @@ import logging
 import time
 from collections.abc import Iterator
 
+from producers.credentials import Login
 from producers.errors import SourceError
 from producers.frames import Frame
 from producers.sources.backoff import Backoff, StallDetector
 from producers.sources.base import SourceContext, redact
 from producers.sources.decode import decode_video, open_input
 from schemas.records import now_micros
+from schemas.records.credentials import with_login
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,15 @@ class RtspSource:
 
     finite = False
 
-    def __init__(self, url: str, ctx: SourceContext) -> None:
+    def __init__(self, url: str, ctx: SourceContext, login: Login | None = None) -> None:
         self.url = url
         self.ctx = ctx
+        self.login = login
         self.description = f"rtsp {redact(url)}"
+
+    def _scrub(self, text: str) -> str:
+        text = redact(text)
+        return text if self.login is None else self.login.scrub(text)
 
     def frames(self) -> Iterator[Frame]:
         """Frames until stopped; reconnects on any stream failure."""
@@ -55,7 +62,7 @@ class RtspSource:
                     yield frame
                 error = "stream ended"
             except SourceError as exc:
-                error = str(exc)
+                error = self._scrub(str(exc))
             if ctx.stop.is_set():
                 return
             if backoff.exhausted:
@@ -77,10 +84,16 @@ class RtspSource:
 
     def _connection(self, offset: float) -> Iterator[Frame]:
         ctx = self.ctx
+        url = self.url
+        if self.login is not None:
+            # FFmpeg takes the RTSP login as userinfo (Basic or Digest, as the camera asks);
+            # this URL exists only for this call.
+            url = with_login(url, self.login.username, self.login.password)
         container = open_input(
-            self.url,
+            url,
             options={"rtsp_transport": "tcp", "rtsp_flags": "prefer_tcp"},
             timeout=(ctx.open_timeout_s, ctx.read_timeout_s),
+            scrub=self._scrub,
         )
         try:
             for frame in decode_video(

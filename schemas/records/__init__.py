@@ -20,6 +20,7 @@ from schemas.records.config import (
     SensorConfig,
     TimeWindow,
 )
+from schemas.records.credentials import CameraCredentials
 from schemas.records.detections import DetectedObject, Detections, FrameRef
 from schemas.records.enums import (
     AlertLifecycle,
@@ -79,6 +80,7 @@ __all__ = [
     "AvroRecord",
     "BBox",
     "CameraConfig",
+    "CameraCredentials",
     "CrossingDirection",
     "DetectedObject",
     "Detections",

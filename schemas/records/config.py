@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from schemas.records.credentials import CameraCredentials, inline_secrets, redact_url
 from schemas.records.enums import DetectorKind, DirectionFilter, SensorKind, Severity
 from schemas.records.geometry import Point
 
@@ -68,6 +69,7 @@ class CameraConfig:
     detector: DetectorSpec
     enabled: bool = True
     updated_ts: int
+    credentials: CameraCredentials | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum."""
@@ -79,19 +81,28 @@ class CameraConfig:
             "detector": self.detector.to_avro(),
             "enabled": self.enabled,
             "updated_ts": self.updated_ts,
+            "credentials": None if self.credentials is None else self.credentials.to_avro(),
         }
 
     @classmethod
     def from_avro(cls, data: Mapping[str, Any]) -> CameraConfig:
-        """Build from an Avro datum."""
+        """Build from an Avro datum.
+
+        A source that carries a password inline (written by a tool older than credential
+        references) is redacted here, so no reader of the topic (the PostgreSQL and MongoDB
+        sinks, the console, the edge) ever holds or stores it.
+        """
+        source = data["source"]
+        creds = data.get("credentials")
         return cls(
             camera_id=data["camera_id"],
             name=data["name"],
-            source=data["source"],
+            source=redact_url(source) if inline_secrets(source) else source,
             fps=data["fps"],
             detector=DetectorSpec.from_avro(data["detector"]),
             enabled=data["enabled"],
             updated_ts=data["updated_ts"],
+            credentials=None if creds is None else CameraCredentials.from_avro(creds),
         )
 
 
