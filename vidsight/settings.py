@@ -267,7 +267,8 @@ def format_validation_error(exc: ValidationError, *, source: str) -> str:
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
         env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
         value = err.get("input")
-        secret = any(word in key for word in ("key", "dsn", "uri", "password"))
+        # kafka_config may hold sasl.password / ssl.key.password: never echoed either.
+        secret = any(word in key for word in ("key", "dsn", "uri", "password", "kafka_config"))
         shown = "<secret>" if secret else repr(value)
         lines.append(f"  {key} (env {env}) = {shown}: {err['msg']}")
     return "\n".join(lines)

@@ -124,3 +124,13 @@ def test_empty_clickhouse_user_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pat
     with pytest.raises(ConfigError) as info:
         load(Endpoints, data_dir=tmp_path)
     assert "clickhouse_user (env VIDSIGHT_CLICKHOUSE_USER)" in str(info.value)
+
+
+def test_bad_kafka_config_does_not_echo_its_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VIDSIGHT_KAFKA_CONFIG", '{"sasl.password": ["hunter2-secret"]}')
+    with pytest.raises(ConfigError) as info:
+        load(Endpoints, data_dir=tmp_path)
+    assert "kafka_config" in str(info.value)
+    assert "hunter2-secret" not in str(info.value)
