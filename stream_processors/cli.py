@@ -105,11 +105,19 @@ def sensors_group() -> None:
 @DATA_DIR_OPTION
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="show what would change, publish nothing")
+@click.option(
+    "--allow-move",
+    is_flag=True,
+    help="let FILE move existing sensors to another camera (refused by default)",
+)
 @click.pass_context
-def sensors_apply(ctx: click.Context, data_dir: Path | None, file: Path, dry_run: bool) -> None:
+def sensors_apply(
+    ctx: click.Context, data_dir: Path | None, file: Path, dry_run: bool, allow_move: bool
+) -> None:
     """Publish FILE's sensors; delete the sensors of its cameras that FILE no longer has.
 
-    Exit status 1 when FILE is invalid (the message names file:line, sensor and field).
+    Exit status 1 when FILE is invalid (the message names file:line, sensor and field) or
+    when it would move a sensor of another camera without --allow-move.
     """
     from stream_processors.runtime import sensors_topic as st
 
@@ -122,7 +130,21 @@ def sensors_apply(ctx: click.Context, data_dir: Path | None, file: Path, dry_run
     serde = Serde.for_registry(settings.registry_url)
     changes = st.plan(st.read_current(settings, serde), desired, cameras)
     for change in changes:
-        click.echo(f"{change.action.value:<9} {change.sensor_id}  (camera {change.camera_id})")
+        click.echo(change.describe())
+    moved = st.moves(changes)
+    if moved and not allow_move:
+        for change in moved:
+            click.echo(
+                f"error: {file}: sensor {change.sensor_id!r} belongs to camera "
+                f"{change.from_camera!r}; this file would move it to camera {change.camera_id!r}",
+                err=True,
+            )
+        click.echo(
+            "nothing published: sensor ids are global; give the sensor another id, or pass "
+            "--allow-move to move it",
+            err=True,
+        )
+        sys.exit(1)
     if dry_run:
         click.echo("dry run: nothing published")
         return

@@ -4,7 +4,9 @@ The file is the desired state of the cameras it names (those of its ``cameras`` 
 those its sensors belong to): each of its sensors is published unless the topic already
 holds the same definition, and sensors the topic holds for those cameras but the file does
 not are deleted with a tombstone. Sensors of other cameras are left alone, so a deployment
-can keep one file per site.
+can keep one file per site. Sensor ids are global, so a file that reuses an id another
+camera's sensor has would move that sensor: such a change is a ``move`` and is refused unless
+the user asks for it (``--allow-move``).
 """
 
 from __future__ import annotations
@@ -42,18 +44,33 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    MOVE = "move"
     UNCHANGED = "unchanged"
     DELETE = "delete"
 
 
 @dataclass(frozen=True, slots=True)
 class SensorChange:
-    """One sensor's change; ``config`` is None for a delete (published as a tombstone)."""
+    """One sensor's change; ``config`` is None for a delete (published as a tombstone).
+
+    ``from_camera`` is the camera a moved sensor belongs to now (``move`` only).
+    """
 
     sensor_id: str
     camera_id: str
     action: Action
     config: SensorConfig | None
+    from_camera: str | None = None
+
+    def describe(self) -> str:
+        """One line for the user: action, sensor, camera (and where a move comes from)."""
+        was = f", from camera {self.from_camera}" if self.from_camera else ""
+        return f"{self.action.value:<9} {self.sensor_id}  (camera {self.camera_id}{was})"
+
+
+def moves(changes: Iterable[SensorChange]) -> list[SensorChange]:
+    """The changes that move a sensor from one camera to another."""
+    return [c for c in changes if c.action is Action.MOVE]
 
 
 def _same(a: SensorConfig, b: SensorConfig) -> bool:
@@ -75,13 +92,16 @@ def plan(
     changes = []
     for cfg in desired:
         old = current.get(cfg.sensor_id)
+        moved_from = None
         if old is None:
             action = Action.CREATE
+        elif old.camera_id != cfg.camera_id:
+            action, moved_from = Action.MOVE, old.camera_id
         elif _same(old, cfg):
             action = Action.UNCHANGED
         else:
             action = Action.UPDATE
-        changes.append(SensorChange(cfg.sensor_id, cfg.camera_id, action, cfg))
+        changes.append(SensorChange(cfg.sensor_id, cfg.camera_id, action, cfg, moved_from))
     for sensor_id in sorted(current):
         old = current[sensor_id]
         if old.camera_id in scope and sensor_id not in wanted:

@@ -140,6 +140,43 @@ def test_sensors_apply_publishes_updates_and_deletes(registry: Any, tmp_path: Pa
     assert "unchanged gate-1-line" in again.stdout and "published 0 change(s)" in again.stdout
 
 
+def test_sensors_apply_refuses_to_move_another_cameras_sensor_without_allow_move(
+    registry: Any, tmp_path: Path
+) -> None:
+    stack = registry
+    topic = make_topic(stack, f"t.move-{uuid.uuid4().hex[:8]}.sensors", partitions=1)
+    env = {"VIDSIGHT_TOPICS__SENSORS": topic}
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+    assert vidsight(stack, "sensors", "apply", str(site), env=env).returncode == 0
+    # Another site's file reuses the id gate-1-line for its own camera.
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        "sensors:\n"
+        "  - {id: gate-1-line, camera: other-site-cam, kind: tripwire,"
+        " points: [[0.3, 0.0], [0.3, 1.0]]}\n"
+    )
+    for extra in (["--dry-run"], []):
+        refused = vidsight(stack, "sensors", "apply", str(other), *extra, env=env)
+        assert refused.returncode == 1, refused.stdout
+        assert (
+            "move      gate-1-line  (camera other-site-cam, from camera gate-1)" in refused.stdout
+        )
+        assert (
+            f"error: {other}: sensor 'gate-1-line' belongs to camera 'gate-1'; this file would "
+            "move it to camera 'other-site-cam'" in refused.stderr
+        )
+        assert "--allow-move" in refused.stderr
+    line = sensor_topic_state(stack, topic)["gate-1-line"]
+    assert line is not None and line.camera_id == "gate-1"  # untouched
+
+    moved = vidsight(stack, "sensors", "apply", str(other), "--allow-move", env=env)
+    assert moved.returncode == 0, moved.stderr
+    assert "published 1 change(s)" in moved.stdout
+    line = sensor_topic_state(stack, topic)["gate-1-line"]
+    assert line is not None and line.camera_id == "other-site-cam"
+
+
 def test_sensors_apply_invalid_file_exits_1_naming_file_line_sensor_field(
     registry: Any, tmp_path: Path
 ) -> None:

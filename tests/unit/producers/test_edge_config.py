@@ -63,6 +63,8 @@ def test_records_round_trip_including_kinds_the_enum_lacks() -> None:
     [
         ("cameras:\n  - id: a\n    source: rtsp://x\n    fps: 0\n", r"line 4: cameras\.\[0\]\.fps"),
         ("cameras:\n  - id: 'bad id'\n    source: rtsp://x\n", r"line 2: cameras\.\[0\]\.id"),
+        ('cameras:\n  - id: "cam1\\n"\n    source: rtsp://x\n', r"line 2: cameras\.\[0\]\.id"),
+        ("cameras:\n  - id: ../../etc/passwd\n    source: rtsp://x\n", r"cameras\.\[0\]\.id"),
         ("cameras:\n  - id: a\n", "exactly one of source or url"),
         ("cameras:\n  - id: a\n    source: ftp://x\n", "unsupported source"),
         ("cameras:\n  - id: a\n    source: rtsp://x\n    colour: red\n", "colour"),

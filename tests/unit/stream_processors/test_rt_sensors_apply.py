@@ -14,6 +14,7 @@ from stream_processors.runtime.sensors_topic import (
     SensorChange,
     file_cameras,
     load_file,
+    moves,
     plan,
 )
 
@@ -70,10 +71,16 @@ def test_a_camera_listed_without_sensors_loses_its_sensors() -> None:
     assert plan(current, []) == []
 
 
-def test_a_sensor_moving_to_another_camera_is_an_update() -> None:
+def test_a_sensor_moving_to_another_camera_is_a_move() -> None:
     current = {"s": zone("s", camera_id="a", updated_ts=1)}
     changes = plan(current, [dataclasses.replace(current["s"], camera_id="b")])
-    assert [c.action for c in changes] == [Action.UPDATE]
+    assert [c.action for c in changes] == [Action.MOVE]
+    assert moves(changes) == changes
+    assert changes[0].from_camera == "a"
+    assert changes[0].describe() == "move      s  (camera b, from camera a)"
+    # Another site's file reusing the id is a move too, even with the same definition.
+    other = dataclasses.replace(current["s"], camera_id="other-site-cam", updated_ts=2)
+    assert [c.action for c in plan(current, [other])] == [Action.MOVE]
 
 
 def test_file_cameras_and_sensors(tmp_path: Path) -> None:
