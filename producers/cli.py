@@ -190,7 +190,14 @@ def edge_run(
 
 
 @edge.command("simulate")
-@click.option("--cameras", "count", type=click.IntRange(1, 10_000), default=4, show_default=True)
+@click.option(
+    "--cameras",
+    "count",
+    type=click.IntRange(1, 10_000),
+    default=4,
+    show_default=True,
+    help="how many synthetic cameras to run",
+)
 @click.option("--fps", type=float, default=5.0, show_default=True, help="analysis fps")
 @click.option(
     "--scene-duration", type=float, default=None, help="scene seconds per camera (default: endless)"
@@ -314,7 +321,12 @@ def edge_drain(
 
 @edge.command("spool")
 @_DATA_DIR
-@click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option(
+    "--spool-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="store-and-forward directory to inspect (default <data-dir>/edge-spool)",
+)
 @click.pass_context
 def edge_spool(ctx: click.Context, data_dir: Path | None, spool_dir: Path | None) -> None:
     """Show how much is waiting in the spools (the edge must not be running)."""

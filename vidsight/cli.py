@@ -43,7 +43,7 @@ class _Group(click.Group):
             _fail(exc)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"terminal_width": 100, "max_content_width": 100})
 @click.option(
     "--config",
     type=click.Path(path_type=Path, dir_okay=False),
