@@ -73,8 +73,9 @@ def init_embedded(root: Path, password: str) -> None:
         os.chown(root, entry.pw_uid, entry.pw_gid)
         root.chmod(0o700)
         user = PG_SYSTEM_USER
-    # initdb reads the password from a file; it lives in the data dir only while initdb runs.
-    pwfile = root / ".initdb-pw"
+    # initdb reads the password from a file (beside its data dir, which must be empty); the
+    # file exists only while initdb runs.
+    pwfile = root.parent / ".postgres-initdb-pw"
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(password + "\n")
