@@ -213,6 +213,7 @@ def edge_run(
     type=click.Choice(["ground_truth", "motion"]),
     default="ground_truth",
     show_default=True,
+    help="ground_truth: the scene's own boxes (exact, for checks); motion: background subtraction",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the first camera")
 @click.option("--prefix", default="sim", show_default=True, help="camera id prefix")

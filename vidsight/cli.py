@@ -192,7 +192,13 @@ def topics() -> None:
 
 @topics.command("create")
 @DATA_DIR_OPTION
-@click.option("--replication-factor", default=1, show_default=True, type=click.IntRange(1, 32))
+@click.option(
+    "--replication-factor",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="copies of each partition (1 on the local broker; 3 on a production cluster)",
+)
 @click.pass_context
 def topics_create(ctx: click.Context, data_dir: Path | None, replication_factor: int) -> None:
     """Create every catalog topic with its partitions and configs (idempotent)."""
