@@ -47,6 +47,15 @@ class Part:
     user: str | None = None
     data_dir: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    log_drop: tuple[str, ...] = ()
+    """Regexes of harmless lines the part logs at ERROR level, left out of its log."""
+
+    def launch_command(self) -> list[str]:
+        """The command line to spawn: the part's own, behind the log filter when it has one."""
+        if not self.log_drop:
+            return self.command
+        drops = [arg for pattern in self.log_drop for arg in ("--drop", pattern)]
+        return [sys.executable, "-m", "infra.stack.logfilter", *drops, "--", *self.command]
 
 
 def _venv_bin(name: str) -> str | None:
@@ -139,6 +148,8 @@ def s3_part(s: StackSettings, data: Path) -> Part:
         # The key pair goes by environment, never on the command line (`ps` shows that to
         # every user). rclone reads list flags from the environment as CSV: one quoted pair.
         env={"RCLONE_AUTH_KEY": _csv_field(f"{ak},{sk}")},
+        # Go's net/http complains for every body-less answer (HEAD, 304) rclone writes one for.
+        log_drop=(r"ERROR : serve s3: http: request method or response status code",),
         probe=probe,
         data_dir=root,
         extra={"access_key": ak, "bucket": s.s3_bucket},

@@ -303,7 +303,12 @@ class Stack:
             entry = pwd.getpwnam(part.user)
             os.chown(log_path, entry.pw_uid, entry.pw_gid)
         record = spawn(
-            part.command, log_path=log_path, env=env, cwd=self.data, port=part.port, user=part.user
+            part.launch_command(),
+            log_path=log_path,
+            env=env,
+            cwd=self.data,
+            port=part.port,
+            user=part.user,
         )
         PidFile(self.run_dir, part.name).write(record)
         log.info("started part=%s pid=%s port=%s", part.name, record.pid, part.port)
