@@ -10,9 +10,13 @@ Modules, pure first:
 - ``state``: the fold over those records, the queries and the decisions (no I/O);
 - ``log`` / ``kafka_log``: where the records live (a list, or a one-partition topic);
 - ``service``: keeps the state in step with the log, one change at a time;
+- ``limits``: how deep JSON may nest (bodies and schemas), measured in O(n) without recursion;
+- ``guard``: the middleware in front of every route: Host/Origin checks, optional basic auth,
+  JSON content type on writes, body size cap;
 - ``api`` / ``app``: the REST API (starlette) and its factory; ``__main__`` runs it.
 
-Endpoints: ``GET /``; ``GET /subjects``; ``GET|POST /subjects/{s}/versions``;
+Endpoints: ``GET /``; ``GET /_health`` (the one route open without credentials);
+``GET /subjects``; ``GET|POST /subjects/{s}/versions``;
 ``GET|DELETE /subjects/{s}/versions/{v}`` (+ ``/schema``, ``/referencedby``);
 ``POST|DELETE /subjects/{s}``; ``GET /schemas/ids/{id}`` (+ ``/schema``, ``/versions``,
 ``/subjects``); ``GET /schemas/types``; ``POST /compatibility/subjects/{s}/versions[/{v}]``;

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_smoke_produce_consume_round_trips_every_event(catalog_topics) -> None:
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     result = smoke_produce_consume(catalog_topics.endpoints, count=30)
     assert result.produced == result.consumed == 30
     assert result.schema_id > 0

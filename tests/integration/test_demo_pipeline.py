@@ -34,7 +34,7 @@ def test_synthetic_site_reaches_every_store_with_the_ground_truth(
     catalog_topics: Any, tmp_path: Path
 ) -> None:
     stack = catalog_topics
-    register_all(stack.registry_url)
+    register_all(stack.endpoints)
     tag = f"e2e{uuid.uuid4().hex[:6]}"
     site = demo_site(seconds=20, cameras=2, prefix=tag, first_seed=23)
     edge = EdgeSettings(
@@ -65,7 +65,7 @@ def test_synthetic_site_reaches_every_store_with_the_ground_truth(
 
     # PostgreSQL holds one row per alert the processor published for these cameras, moved
     # to the lifecycle of that alert's last message.
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     codec = serde.topic(catalog.ALERTS, Alert)
     last: dict[str, Alert] = {}
     for msg in sorted(read_all(stack, catalog.ALERTS), key=lambda m: (m.partition(), m.offset())):

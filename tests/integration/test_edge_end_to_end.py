@@ -59,7 +59,7 @@ def consume(
     Reads each partition from offset 0 and stops once ``want[topic]`` distinct event ids per
     topic arrived (end offsets of the local broker cannot be trusted).
     """
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     codecs: dict[str, Any] = {
         catalog.FRAMES: serde.topic(catalog.FRAMES, FrameRef),
         catalog.DETECTIONS: serde.topic(catalog.DETECTIONS, Detections),
@@ -201,7 +201,7 @@ def test_cameras_apply_publishes_configs(catalog_topics: Any) -> None:
     )
     records = [to_record(c, START) for c in load_cameras_text(text)]
     publish_camera_configs(catalog_topics.endpoints, records)
-    serde = Serde.for_registry(catalog_topics.registry_url)
+    serde = Serde.for_registry(catalog_topics.endpoints)
     codec = serde.topic(catalog.CONFIG_CAMERAS, CameraConfig)
     consumer = Consumer(
         catalog_topics.endpoints.kafka_client_config(

@@ -72,7 +72,7 @@ def frames_on_broker(
     timeout_s: float,
 ) -> dict[str, list[int]]:
     """FrameRef seqs per camera in partition order, read from offset 0 until ``until`` holds."""
-    serde = Serde.for_registry(endpoints.registry_url)
+    serde = Serde.for_registry(endpoints)
     codec = serde.topic(catalog.FRAMES, FrameRef)
     consumer = Consumer(
         endpoints.kafka_client_config(

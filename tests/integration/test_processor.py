@@ -55,7 +55,7 @@ __all__ = ["registry"]  # the fixture
 
 def test_exact_counts_and_identical_replays(registry: Any) -> None:
     stack = registry
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     inputs = topic_set(stack, f"replay-{uuid.uuid4().hex[:8]}")
     total = produce_inputs(stack, serde, inputs)
     runs = []
@@ -93,7 +93,7 @@ def test_exact_counts_and_identical_replays(registry: Any) -> None:
 
 def test_poison_records_go_to_the_dlq_and_the_rest_flows(registry: Any) -> None:
     stack = registry
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     topics = topic_set(stack, f"poison-{uuid.uuid4().hex[:8]}")
     p = producer(stack)
     sensors = serde.topic(catalog.CONFIG_SENSORS, SensorConfig)
@@ -153,7 +153,7 @@ def test_poison_records_go_to_the_dlq_and_the_rest_flows(registry: Any) -> None:
 
 def test_kill_9_mid_stream_loses_nothing_and_changes_nothing(registry: Any) -> None:
     stack = registry
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     inputs = topic_set(stack, f"crash-{uuid.uuid4().hex[:8]}")
     crashed = topic_set(stack, f"crash-out-{uuid.uuid4().hex[:8]}")
     group = f"g-{uuid.uuid4().hex[:8]}"

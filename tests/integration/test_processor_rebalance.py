@@ -56,7 +56,7 @@ def wait_for(condition: Any, timeout: float = 60.0) -> None:
 
 def test_a_second_worker_takes_over_partitions_with_their_state(registry: Any) -> None:
     stack = registry
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     inputs = topic_set(stack, f"rebal-{uuid.uuid4().hex[:8]}")
     shared = topic_set(stack, f"rebal-out-{uuid.uuid4().hex[:8]}")
     p = producer(stack)
@@ -110,7 +110,7 @@ def test_false_positive_verdicts_on_the_feedback_topic_suppress_similar_boxes(
     registry: Any,
 ) -> None:
     stack = registry
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     topics = topic_set(stack, f"fp-{uuid.uuid4().hex[:8]}")
     camera = "cam-fp"
     zone = SensorConfig(

@@ -47,7 +47,7 @@ ROLE_OUTPUTS = ("sensor_events", "alerts", "dlq", "changelog")
 
 @pytest.fixture(scope="module")
 def registry(catalog_topics: Any) -> Any:
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     return catalog_topics
 
 

@@ -121,7 +121,7 @@ def wait_for(worker: Worker, path: str, check: Callable[[Any], bool]) -> Any:
 
 @pytest.fixture(scope="module")
 def stack_ready(catalog_topics: Any) -> Any:
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     return catalog_topics
 
 
@@ -226,7 +226,7 @@ def camera_records(camera: str, n: int) -> list[tuple[str, AvroRecord]]:
 
 
 def produce(stack: Any, records: list[tuple[str, AvroRecord]], garbage: bool = False) -> None:
-    serde = Serde.for_registry(stack.registry_url)
+    serde = Serde.for_registry(stack.endpoints)
     producer = Producer(
         {"bootstrap.servers": stack.kafka_bootstrap, "partitioner": "murmur2_random"}
     )

@@ -185,7 +185,7 @@ def _consume_at(bootstrap: str, topic: str, partition: int, offset: int) -> Mess
 
 @pytest.fixture(scope="module")
 def serde(catalog_topics: Any) -> Serde:
-    return Serde.for_registry(catalog_topics.registry_url)
+    return Serde.for_registry(catalog_topics.endpoints)
 
 
 def _key(record: AvroRecord) -> str:
@@ -206,7 +206,10 @@ def test_round_trip_through_kafka_and_registry(
     decoded = serde.decode(topic, msg.value(), partition=msg.partition(), offset=msg.offset())
     assert decoded == record
     # the id in the frame is the registry's id for <topic>-value
-    latest = httpx.get(f"{catalog_topics.registry_url}/subjects/{topic}-value/versions/latest")
+    latest = httpx.get(
+        f"{catalog_topics.registry_url}/subjects/{topic}-value/versions/latest",
+        auth=catalog_topics.endpoints.registry_auth(),
+    )
     assert latest.status_code == 200
     assert int.from_bytes(value[1:5], "big") == latest.json()["id"]
 
@@ -227,6 +230,7 @@ def test_old_writer_decodes_with_current_reader(catalog_topics: Any, serde: Serd
     response = httpx.post(
         f"{catalog_topics.registry_url}/subjects/{subject}/versions",
         json={"schema": json.dumps(v1)},
+        auth=catalog_topics.endpoints.registry_auth(),
     )
     assert response.status_code == 200, response.text
     v1_id = response.json()["id"]
@@ -267,43 +271,50 @@ def test_garbage_on_the_topic_names_topic_partition_offset(
 
 def test_cli_register_then_check(catalog_topics: Any) -> None:
     runner = CliRunner()
-    url = catalog_topics.registry_url
-    registered = runner.invoke(schemas_group, ["register", "--registry-url", url])
+    endpoints = catalog_topics.endpoints
+    url, auth = endpoints.registry_url, endpoints.registry_auth()
+    # The stack's data dir gives the CLI the registry's address and credentials.
+    data_dir = ["--data-dir", str(catalog_topics.data_dir)]
+    no_env = {"VIDSIGHT_REGISTRY_URL": None}
+    registered = runner.invoke(schemas_group, ["register", *data_dir], env=no_env)
     assert registered.exit_code == 0, registered.output
     for subject, _ in catalog.subjects():
         assert subject in registered.output
-        config = httpx.get(f"{url}/config/{subject}").json()
+        config = httpx.get(f"{url}/config/{subject}", auth=auth).json()
         assert config["compatibilityLevel"] == "BACKWARD"
-    checked = runner.invoke(schemas_group, ["check"], env={"VIDSIGHT_REGISTRY_URL": url})
+    checked = runner.invoke(schemas_group, ["check", *data_dir], env=no_env)
     assert checked.exit_code == 0, checked.output
     assert "INCOMPATIBLE" not in checked.output
     # the same operation for code: idempotent, nothing changes the second time
-    again = register_all(url)
+    again = register_all(endpoints)
     assert [r.subject for r in again] == [subject for subject, _ in catalog.subjects()]
     assert not any(r.changed for r in again)
-    assert all(r.compatible for r in check_all(url))
+    assert all(r.compatible for r in check_all(endpoints))
 
 
 def test_cli_refuses_an_incompatible_change(
     catalog_topics: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = catalog_topics.registry_url
+    endpoints = catalog_topics.endpoints
+    url, auth = endpoints.registry_url, endpoints.registry_auth()
     subject = f"test-cli-{uuid.uuid4().hex[:8]}-value"
     old = copy.deepcopy(dict(catalog.schema_dict("Alert")))
     next(f for f in old["fields"] if f["name"] == "top_score")["type"] = "string"
-    httpx.put(f"{url}/config/{subject}", json={"compatibility": "BACKWARD"}).raise_for_status()
+    compatibility = {"compatibility": "BACKWARD"}
+    httpx.put(f"{url}/config/{subject}", json=compatibility, auth=auth).raise_for_status()
     body = {"schema": json.dumps(old)}
-    httpx.post(f"{url}/subjects/{subject}/versions", json=body).raise_for_status()
+    httpx.post(f"{url}/subjects/{subject}/versions", json=body, auth=auth).raise_for_status()
     # point the CLI at this subject only, with the current Alert.avsc as the new version
     monkeypatch.setattr(catalog, "subjects", lambda: ((subject, "Alert"),))
     runner = CliRunner()
     for command in ("check", "register"):
-        result = runner.invoke(schemas_group, [command, "--registry-url", url])
+        data_dir = ["--data-dir", str(catalog_topics.data_dir)]
+        result = runner.invoke(schemas_group, [command, *data_dir, "--registry-url", url])
         assert result.exit_code == 1, result.output
         assert "NOT BACKWARD-compatible" in result.output
         assert "~ changed top_score: string -> double" in result.output
         assert "registry:" in result.output
     with pytest.raises(IncompatibleSchemaError, match="top_score: string -> double"):
-        register_all(url)
-    versions = httpx.get(f"{url}/subjects/{subject}/versions").json()
+        register_all(endpoints)
+    versions = httpx.get(f"{url}/subjects/{subject}/versions", auth=auth).json()
     assert versions == [1]

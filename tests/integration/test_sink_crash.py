@@ -35,7 +35,7 @@ def rows_written(port: int) -> Counter[str]:
 def test_kill_9_mid_batch_repeated_loses_and_duplicates_nothing(catalog_topics) -> None:  # type: ignore[no-untyped-def]
     from schemas.cli import register_all
 
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     tag = f"kx{uuid.uuid4().hex[:6]}"
     scene = publish_scene(catalog_topics, tag, n_cameras=8, frames=400)
     p = isolated(catalog_topics, tag, batch_max_records=20, batch_max_age_s=0.2)
@@ -123,7 +123,7 @@ def consumed(port: int) -> int:
 def test_sigterm_flushes_and_commits_what_is_buffered(catalog_topics) -> None:  # type: ignore[no-untyped-def]
     from schemas.cli import register_all
 
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     tag = f"tm{uuid.uuid4().hex[:6]}"
     scene = publish_scene(catalog_topics, tag, n_cameras=1, frames=60)
     # Nothing is due by size or age for a minute: only the shutdown flush can write it.

@@ -48,7 +48,7 @@ def test_store_down_for_20s_backs_off_then_catches_up(
 ) -> None:
     from schemas.cli import register_all
 
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     own = Stack(stack_settings_factory(enterable_tmp_path / "own"), [store])
     own.up()
     try:

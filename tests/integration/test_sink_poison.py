@@ -51,7 +51,7 @@ def test_poison_and_store_rejected_records_are_dead_lettered_and_the_rest_flows(
 ) -> None:
     from schemas.cli import register_all
 
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     tag = f"pz{uuid.uuid4().hex[:6]}"
     scene = samples.scene(1, 50, prefix=f"{tag}-")
     camera = scene.cameras[0].camera_id
@@ -62,7 +62,7 @@ def test_poison_and_store_rejected_records_are_dead_lettered_and_the_rest_flows(
     good_feedback = scene.feedback[1:]
 
     producer = Producer({"bootstrap.servers": catalog_topics.kafka_bootstrap, "acks": "all"})
-    codec = Serde.for_registry(catalog_topics.registry_url)
+    codec = Serde.for_registry(catalog_topics.endpoints)
     key = camera.encode()
     half = len(alerts) // 2
     for a in alerts[:half]:

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 def projected(catalog_topics) -> tuple[Projection, samples.Scene]:  # type: ignore[no-untyped-def]
     from schemas.cli import register_all
 
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     tag = f"st{uuid.uuid4().hex[:6]}"
     scene = publish_scene(catalog_topics, tag, n_cameras=3, frames=60)
     p = isolated(catalog_topics, tag)
@@ -128,7 +128,7 @@ def test_s3_archives_every_message_once_byte_exact(
         offsets = p.archived_offsets(topic)
         assert sum(offsets.values()) == len(records), topic
         assert set(offsets.values()) <= {1}, f"{topic}: an offset archived twice"
-    serde = Serde.for_registry(p.settings.registry_url)
+    serde = Serde.for_registry(p.settings)
     det_keys = [k for k in objects if f"/{catalog.DETECTIONS}/" in k]
     decoded = [
         serde.topic(catalog.DETECTIONS, Detections).decode(m.value)
