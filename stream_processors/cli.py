@@ -127,7 +127,7 @@ def sensors_apply(
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     settings = _settings(ctx, data_dir)
-    serde = Serde.for_registry(settings.registry_url)
+    serde = Serde.for_registry(settings)
     changes = st.plan(st.read_current(settings, serde), desired, cameras)
     for change in changes:
         click.echo(change.describe())
@@ -184,7 +184,7 @@ def alerts_tail(
 
     tail_alerts(
         settings,
-        Serde.for_registry(settings.registry_url),
+        Serde.for_registry(settings),
         show,
         from_beginning=from_beginning,
         exit_when_idle_s=exit_when_idle,
