@@ -149,7 +149,7 @@ def s3_part(s: StackSettings, data: Path) -> Part:
         # every user). rclone reads list flags from the environment as CSV: one quoted pair.
         env={"RCLONE_AUTH_KEY": _csv_field(f"{ak},{sk}")},
         # Go's net/http complains for every body-less answer (HEAD, 304) rclone writes one for.
-        log_drop=(r"ERROR : serve s3: http: request method or response status code",),
+        log_drop=(r"serve s3: http: request method or response status code",),
         probe=probe,
         data_dir=root,
         extra={"access_key": ak, "bucket": s.s3_bucket},
