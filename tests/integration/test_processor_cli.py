@@ -56,7 +56,7 @@ sensors:
 
 @pytest.fixture(scope="module")
 def registry(catalog_topics: Any) -> Any:
-    register_all(catalog_topics.registry_url)
+    register_all(catalog_topics.endpoints)
     return catalog_topics
 
 
@@ -86,7 +86,7 @@ def vidsight(stack: Any, *args: str, env: dict[str, str], timeout: float = 60) -
 
 def sensor_topic_state(stack: Any, topic: str) -> dict[str, SensorConfig | None]:
     """The latest value per key (None: tombstone) of the sensors topic, and every record."""
-    codec = Serde.for_registry(stack.registry_url).topic(catalog.CONFIG_SENSORS, SensorConfig)
+    codec = Serde.for_registry(stack.endpoints).topic(catalog.CONFIG_SENSORS, SensorConfig)
     consumer = Consumer(
         stack.endpoints.kafka_client_config(**{"group.id": "t", "fetch.wait.max.ms": 50})
     )
@@ -208,7 +208,7 @@ def alert(camera: str, lifecycle: AlertLifecycle, ts: int) -> Alert:
 def test_alerts_tail_prints_each_alert_state(registry: Any) -> None:
     stack = registry
     topic = make_topic(stack, f"t.tail-{uuid.uuid4().hex[:8]}.alerts")
-    codec = Serde.for_registry(stack.registry_url).topic(catalog.ALERTS, Alert)
+    codec = Serde.for_registry(stack.endpoints).topic(catalog.ALERTS, Alert)
     sent = [
         alert("gate-1", AlertLifecycle.NEW, 1_700_000_000_000_000),
         alert("gate-1", AlertLifecycle.END, 1_700_000_030_000_000),
