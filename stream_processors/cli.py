@@ -173,14 +173,28 @@ def alerts_tail(
     from_beginning: bool,
     as_json: bool,
 ) -> None:
-    """Print each alert state as it arrives: time, camera, sensor, rule, label, lifecycle,
-    score, severity, evidence."""
-    from stream_processors.tail import alert_json, format_alert, tail_alerts
+    """Print alerts as they arrive (new, update, end), one line or JSON object each.
+
+    Text lines have a header: time, alert id, camera, sensor, rule, label, lifecycle, score,
+    severity, evidence. JSON lines keep the Avro field names, times in ISO 8601 UTC.
+    Only alerts written after the start unless --from-beginning.
+    """
+    from schemas.catalog import schema_dict
+    from stream_processors.tail import (
+        HEADER,
+        alert_json,
+        format_alert,
+        tail_alerts,
+        timestamp_fields,
+    )
 
     settings = _settings(ctx, data_dir)
+    times = timestamp_fields(schema_dict("Alert"))
+    if not as_json:
+        click.echo(HEADER)
 
     def show(alert: Alert, datum: Mapping[str, Any]) -> None:
-        click.echo(alert_json(datum) if as_json else format_alert(alert))
+        click.echo(alert_json(datum, times) if as_json else format_alert(alert))
 
     tail_alerts(
         settings,

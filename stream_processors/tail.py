@@ -1,8 +1,13 @@
 """``vidsight alerts tail``: the operator's terminal view of the alerts topic.
 
-One readable line per alert state (time, camera, sensor, rule, label, lifecycle, score,
-severity, evidence) or, with ``--json``, one JSON object per line with the Avro field names,
-times as UTC microseconds, exactly as other tools read the topic.
+One readable line per alert state under a header (time, alert id, camera, sensor, rule, label,
+lifecycle, score, severity, evidence) or, with ``--json``, one JSON object per line with the
+Avro field names and the ``timestamp-micros`` fields as ISO 8601 UTC strings.
+
+Without ``--from-beginning`` only alerts written after the tail started are shown: the
+consumer starts at the end of each partition, and records stamped before the start are
+skipped too, because a broker may report an end offset that is too low (the local one does
+when a produce batch holds several records).
 """
 
 from __future__ import annotations
@@ -32,12 +37,30 @@ def format_time(ts_us: int) -> str:
     return from_micros(ts_us).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
+HEADER = "  ".join(
+    (
+        f"{'updated (UTC)':<24}",
+        f"{'alert id':<36}",
+        "camera",
+        "sensor",
+        "rule/kind",
+        "label",
+        "state ",
+        "score",
+        "severity",
+        "evidence",
+    )
+)
+"""The column names above ``format_alert`` lines."""
+
+
 def format_alert(alert: Alert) -> str:
-    """One readable line: time, camera, sensor, rule/kind, label, lifecycle, score, severity,
-    evidence URI (``-`` when none)."""
+    """One readable line: time, alert id, camera, sensor, rule/kind, label, lifecycle, score,
+    severity, evidence URI (``-`` when none)."""
     return "  ".join(
         (
-            format_time(alert.updated_ts),
+            f"{format_time(alert.updated_ts):<24}",
+            alert.alert_id,
             alert.camera_id,
             alert.sensor_id,
             f"{alert.rule.value}/{alert.kind.value}",
@@ -50,9 +73,25 @@ def format_alert(alert: Alert) -> str:
     )
 
 
-def alert_json(datum: Mapping[str, Any]) -> str:
-    """The Avro datum of an alert as one line of JSON."""
-    return json.dumps(datum, ensure_ascii=False, separators=(",", ":"))
+def timestamp_fields(schema: Mapping[str, Any]) -> frozenset[str]:
+    """Top-level fields of a record schema typed ``timestamp-micros`` (nullable ones too)."""
+    names = set()
+    for field in schema.get("fields", ()):
+        kinds = field["type"] if isinstance(field["type"], list) else [field["type"]]
+        if any(isinstance(k, dict) and k.get("logicalType") == "timestamp-micros" for k in kinds):
+            names.add(field["name"])
+    return frozenset(names)
+
+
+def iso_utc(ts_us: int) -> str:
+    """UTC microseconds as ISO 8601, e.g. ``2024-05-01T12:00:03.120000Z``."""
+    return from_micros(ts_us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def alert_json(datum: Mapping[str, Any], times: frozenset[str] = frozenset()) -> str:
+    """The Avro datum of an alert as one line of JSON, fields in ``times`` as ISO 8601 UTC."""
+    shown = {k: iso_utc(v) if k in times and isinstance(v, int) else v for k, v in datum.items()}
+    return json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
 
 
 def tail_alerts(
@@ -74,6 +113,7 @@ def tail_alerts(
     stop = stop if stop is not None else threading.Event()
     consumer = Consumer(consumer_config(settings, **{"group.id": f"{settings.group_id}-tail"}))
     start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+    started_ms = int(time.time() * 1000)
     shown = 0
     try:
         topic = settings.topics.alerts
@@ -88,6 +128,8 @@ def tail_alerts(
                 if msg.error() is not None:
                     log.warning("consume error: %s", msg.error())
                     continue
+                if not from_beginning and msg.timestamp()[1] < started_ms:
+                    continue  # written before the tail started: the end offset was too low
                 try:
                     datum = codec.decode_datum(
                         msg.value(), partition=msg.partition(), offset=msg.offset()

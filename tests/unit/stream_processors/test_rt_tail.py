@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from schemas.catalog import schema_dict
 from schemas.records import (
     Alert,
     AlertLifecycle,
@@ -14,7 +15,7 @@ from schemas.records import (
     SensorKind,
     Severity,
 )
-from stream_processors.tail import alert_json, format_alert, format_time
+from stream_processors.tail import HEADER, alert_json, format_alert, format_time, timestamp_fields
 
 ALERT = Alert(
     alert_id="6f1d2c1e-0000-5000-8000-000000000001",
@@ -43,9 +44,12 @@ def test_time_is_utc_with_milliseconds() -> None:
 def test_readable_line_has_every_column_an_operator_needs() -> None:
     line = format_alert(ALERT)
     assert line == (
-        "2023-11-14 22:13:23.120Z  gate-1  gate-1-line  tripwire/line_cross  person  NEW     "
+        "2023-11-14 22:13:23.120Z  6f1d2c1e-0000-5000-8000-000000000001  gate-1  gate-1-line  "
+        "tripwire/line_cross  person  NEW     "
         "0.91  high  s3://vidsight/evidence/gate-1/2023/11/14/22/1700000003120000.jpg"
     )
+    assert HEADER.split()[:4] == ["updated", "(UTC)", "alert", "id"]
+    assert HEADER.index("alert id") == line.index(ALERT.alert_id), "columns line up"
 
 
 def test_missing_evidence_shows_a_dash() -> None:
@@ -65,3 +69,14 @@ def test_json_line_uses_the_avro_field_names_and_values() -> None:
     assert data["lifecycle"] == "new" and data["direction"] == "a_to_b"
     assert data["start_ts"] == 1_700_000_000_000_000 and data["end_ts"] is None
     assert data["bbox"] == {"x1": 0.1, "y1": 0.2, "x2": 0.3, "y2": 0.4}
+
+
+def test_json_times_are_iso_8601_utc_with_the_avro_names() -> None:
+    times = timestamp_fields(schema_dict("Alert"))
+    assert times == {"start_ts", "end_ts", "updated_ts"}
+    ended = replace(ALERT, end_ts=1_700_000_004_000_001)
+    data = json.loads(alert_json(ended.to_avro(), times))
+    assert data["start_ts"] == "2023-11-14T22:13:20.000000Z"
+    assert data["updated_ts"] == "2023-11-14T22:13:23.120000Z"
+    assert data["end_ts"] == "2023-11-14T22:13:24.000001Z"
+    assert json.loads(alert_json(ALERT.to_avro(), times))["end_ts"] is None
