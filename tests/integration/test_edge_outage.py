@@ -42,7 +42,7 @@ from producers.synthetic.video import write_scene_video
 from schemas import catalog
 from schemas.records import FrameRef
 from schemas.serde import InMemorySchemaResolver, Serde
-from vidsight.settings import Endpoints, StackSettings
+from vidsight.settings import Endpoints, StackSettings, load
 
 pytestmark = pytest.mark.integration
 
@@ -54,11 +54,13 @@ OUTAGE_S = 30.0
 def own_stack(
     tmp_path_factory: pytest.TempPathFactory, stack_settings_factory: Callable[..., StackSettings]
 ) -> Iterator[tuple[Stack, Endpoints]]:
-    settings = stack_settings_factory(tmp_path_factory.mktemp("edge-outage-stack"))
+    data_dir = tmp_path_factory.mktemp("edge-outage-stack")
+    settings = stack_settings_factory(data_dir)
     stack = Stack(settings, ["s3", "kafka", "schema-registry"])
     try:
         stack.up()
-        endpoints = Endpoints.model_validate(stack.endpoints())
+        # Addresses and the credentials generated at `up`, as every client reads them.
+        endpoints = load(Endpoints, data_dir=data_dir)
         create_topics(endpoints.kafka_client_config())
         yield stack, endpoints
     finally:

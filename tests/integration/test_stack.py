@@ -200,7 +200,10 @@ def test_s3_put_get_list_multipart(stack) -> None:
 def test_registry_and_dagster_answer(stack) -> None:
     import httpx
 
-    assert httpx.get(f"{stack.registry_url}/subjects", timeout=5).status_code == 200
+    auth = stack.endpoints.registry_auth()
+    assert auth is not None, "the stack's registry requires credentials"
+    assert httpx.get(f"{stack.registry_url}/subjects", timeout=5).status_code == 401
+    assert httpx.get(f"{stack.registry_url}/subjects", auth=auth, timeout=5).status_code == 200
     status = json.loads(_vidsight("status", "--json", env=stack.env()).stdout)
     info = httpx.get(f"{status['dagster']['url']}/server_info", timeout=5)
     assert info.status_code == 200
