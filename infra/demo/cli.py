@@ -29,9 +29,11 @@ from vidsight.options import DATA_DIR_OPTION
 console = Console(width=None if sys.stdout.isatty() else 160)
 _S = TypeVar("_S", bound=cfg.Endpoints)
 
+# The names SQL and JSON use, with what they mean for the demo's vertical centre line
+# (side `a` is the left half of a line drawn top to bottom; README "Tripwire sides").
 DIRECTIONS = (
-    (CrossingDirection.A_TO_B, "left -> right"),
-    (CrossingDirection.B_TO_A, "right -> left"),
+    (CrossingDirection.A_TO_B, "a_to_b (left -> right)"),
+    (CrossingDirection.B_TO_A, "b_to_a (right -> left)"),
 )
 
 
@@ -53,15 +55,23 @@ def _progress_view(progress: Progress) -> Callable[[PipelineProgress], None]:
         bar("edge", "edge: frames analysed", p.frames_analysed, p.frames_expected)
         bar("proc", "processor: records processed", p.processed, p.published)
         for store, handled in p.sink_handled.items():
-            bar(store, f"sink {store}: records stored", handled, p.sink_expected[store])
+            # Kafka records, not rows: one detections record becomes a row per object.
+            bar(store, f"sink {store}: topic records", handled, p.sink_expected[store])
 
     return update
 
 
 def _print_summary(run: DemoRun) -> None:
     s = run.summary
-    alerts = Table(title="alerts by rule (PostgreSQL: one row per alert)", title_justify="left")
-    for col in ("rule", "alerts", "ended", "open", "sensor events grouped"):
+    alerts = Table(
+        title="alerts of this run by rule (PostgreSQL: one row per alert)",
+        title_justify="left",
+        caption="events in alerts: the sensor events each alert grouped (alerts.event_count); "
+        "events the false-positive filter held back (inertia, scores, a stationary object) "
+        "fire no alert, so this can be lower than the sensor events below",
+        caption_justify="left",
+    )
+    for col in ("rule", "alerts", "ended", "open", "events in alerts"):
         alerts.add_column(col, justify="left" if col == "rule" else "right")
     for r in s.alerts_by_rule:
         alerts.add_row(r.rule, str(r.alerts), str(r.ended), str(r.alerts - r.ended), str(r.events))
@@ -74,8 +84,8 @@ def _print_summary(run: DemoRun) -> None:
     crossings.add_column("camera")
     for _, label in DIRECTIONS:
         crossings.add_column(label, justify="right")
-    crossings.add_column("ground truth", justify="right")
-    crossings.add_column("")
+    crossings.add_column("ground truth a_to_b / b_to_a", justify="right")
+    crossings.add_column("check")
     for camera_id, want in run.expected.items():
         got = s.crossings.get(camera_id)
         ok = got == want
@@ -87,12 +97,20 @@ def _print_summary(run: DemoRun) -> None:
         )
     console.print(crossings)
 
-    rows = Table(title="rows in each store (this run)", title_justify="left")
-    for col in ("store", "table", "rows"):
-        rows.add_column(col, justify="right" if col == "rows" else "left")
+    rows = Table(
+        title="what the stores hold: this run, and everything (all runs, all cameras)",
+        title_justify="left",
+        caption="ClickHouse detections: one row per detected object; sensor_events and alerts: "
+        "one row per event / alert (FINAL). PostgreSQL: one row per camera, sensor, alert. "
+        "MongoDB: one document per analysed frame with objects. S3: objects.",
+        caption_justify="left",
+    )
+    for col in ("store", "table", "this run", "in total"):
+        rows.add_column(col, justify="left" if col in ("store", "table") else "right")
     for store, tables in s.rows.items():
         for table, n in tables.items():
-            rows.add_row(store, table, str(n))
+            total = s.totals.get(store, {}).get(table)
+            rows.add_row(store, table, str(n), "-" if total is None else str(total))
     console.print(rows)
 
 

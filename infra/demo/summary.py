@@ -40,7 +40,9 @@ class Summary:
     crossings: dict[str, Counter[CrossingDirection]]
     """Per camera, from ClickHouse ``sensor_events``."""
     rows: dict[str, dict[str, int]]
-    """Per store, per table / collection / prefix."""
+    """Per store, per table / collection / prefix: what this run wrote."""
+    totals: dict[str, dict[str, int]]
+    """The same keys: what the stores hold in all (every run, every camera)."""
 
 
 def _in_list(values: Sequence[str]) -> str:
@@ -152,6 +154,47 @@ def s3_counts(settings: SinkSettings, cameras: Sequence[str], since_us: int) -> 
     }
 
 
+def store_totals(settings: SinkSettings) -> dict[str, dict[str, int]]:
+    """What the stores hold in all, with the keys of ``Summary.rows``."""
+    clickhouse = {
+        table: int(run_query(settings, f"SELECT count() FROM {table} FINAL").rows[0][0])
+        for table in ("detections", "sensor_events", "alerts")
+    }
+    with psycopg.connect(settings.postgres_dsn.get_secret_value(), connect_timeout=10) as conn:
+        postgres = {}
+        for table in ("cameras", "sensors", "alerts"):
+            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            postgres[table] = int(row[0]) if row else 0
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+        settings.mongo_uri.get_secret_value(), serverSelectionTimeoutMS=10_000
+    )
+    try:
+        db = client[settings.mongo_database]
+        mongo = {
+            "frame documents": db[MONGO_FRAMES].count_documents({}),
+            "current config documents": db["configs"].count_documents({"current": True}),
+            "config history documents": db["configs"].count_documents({"current": False}),
+        }
+    finally:
+        client.close()
+    s3 = s3_client(settings, timeout_s=10.0)
+    paginator = s3.get_paginator("list_objects_v2")
+
+    def count(prefix: str) -> int:
+        pages = paginator.paginate(Bucket=settings.s3_bucket, Prefix=prefix)
+        return sum(len(page.get("Contents", [])) for page in pages)
+
+    return {
+        "postgres": postgres,
+        "clickhouse": clickhouse,
+        "mongo": mongo,
+        "s3": {
+            "archive objects": count(settings.archive_prefix + "/"),
+            "evidence images": count("evidence/"),
+        },
+    }
+
+
 def summarize(
     settings: SinkSettings, cameras: Sequence[str], since_us: int, wall_since_us: int
 ) -> Summary:
@@ -171,4 +214,5 @@ def summarize(
             "mongo": mongo_counts(settings, cameras, since_us),
             "s3": s3_counts(settings, cameras, wall_since_us),
         },
+        totals=store_totals(settings),
     )
