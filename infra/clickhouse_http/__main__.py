@@ -2,22 +2,29 @@
 
 Runs until SIGTERM or SIGINT, then shuts down cleanly (in-flight requests finish, the engine
 is closed), so a restart on the same path finds every row that was inserted.
+
+The password comes from ``--password-file`` or ``VIDSIGHT_CLICKHOUSE_PASSWORD``, never from the
+command line (which every local user can read in the process list).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
+from infra.clickhouse_http.access import check_allowed
 from infra.clickhouse_http.errors import EngineStartError
 from infra.clickhouse_http.server import ClickHouseHttpServer, ServerConfig
 
 log = logging.getLogger("infra.clickhouse_http")
+
+PASSWORD_ENV = "VIDSIGHT_CLICKHOUSE_PASSWORD"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,36 +35,80 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8123, help="port to listen on (0: any)")
     parser.add_argument("--path", type=Path, required=True, help="chDB data directory")
     parser.add_argument("--display-name", help="X-ClickHouse-Server-Display-Name (host name)")
-    parser.add_argument("--user", default="default", help="the user clients must name")
+    parser.add_argument("--user", default="vidsight", help="the user clients must name")
     parser.add_argument(
-        "--password",
-        help="require this password (default: accept any credentials, as a local stack does)",
+        "--password-file",
+        type=Path,
+        help=f"file holding the password clients must give (else ${PASSWORD_ENV})",
+    )
+    parser.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="accept any credentials (refused without this flag when no password is set)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host/Origin name to answer besides --host, localhost, 127.0.0.1, [::1]",
+    )
+    parser.add_argument(
+        "--allow-table-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let queries use this host- or network-reaching table function (file, url, s3, "
+        "postgresql, ...); default: none",
     )
     parser.add_argument("--keep-alive-timeout", type=float, default=30.0, help="idle seconds")
     parser.add_argument("--max-concurrent-queries", type=int, default=100)
+    parser.add_argument("--max-sessions", type=int, default=256, help="live sessions at most")
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=1 << 30, help="larger request bodies get 413"
+    )
     parser.add_argument("--shutdown-grace", type=float, default=30.0, help="seconds to wait")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     return parser
 
 
+def _password(path: Path | None) -> str | None:
+    if path is not None:
+        return path.read_text().rstrip("\r\n") or None
+    return os.environ.get(PASSWORD_ENV) or None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the server until a signal; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    config = ServerConfig(
-        path=args.path,
-        host=args.host,
-        port=args.port,
-        display_name=args.display_name,
-        user=args.user,
-        password=args.password,
-        keep_alive_timeout_s=args.keep_alive_timeout,
-        max_concurrent_queries=args.max_concurrent_queries,
-        shutdown_grace_s=args.shutdown_grace,
-    )
+    try:
+        config = ServerConfig(
+            path=args.path,
+            host=args.host,
+            port=args.port,
+            display_name=args.display_name,
+            user=args.user,
+            password=_password(args.password_file),
+            insecure_no_auth=args.insecure_no_auth,
+            allowed_hosts=tuple(args.allowed_host),
+            allowed_table_functions=check_allowed(args.allow_table_function),
+            keep_alive_timeout_s=args.keep_alive_timeout,
+            max_concurrent_queries=args.max_concurrent_queries,
+            max_sessions=args.max_sessions,
+            max_body_bytes=args.max_body_bytes,
+            shutdown_grace_s=args.shutdown_grace,
+        )
+        config.check()
+    except (OSError, ValueError) as exc:
+        log.error("cannot start error=%s", exc)
+        return 2
+    if config.insecure_no_auth:
+        log.warning("authentication is off (--insecure-no-auth): anyone who can connect may query")
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

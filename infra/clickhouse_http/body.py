@@ -27,11 +27,20 @@ class Readable(Protocol):
 class RawBody:
     """The raw (still content-encoded) body: Content-Length bytes, or chunked transfer coding."""
 
-    def __init__(self, rfile: Readable, content_length: int | None, chunked: bool) -> None:
+    def __init__(
+        self,
+        rfile: Readable,
+        content_length: int | None,
+        chunked: bool,
+        limit: int | None = None,
+    ) -> None:
         self._rfile = rfile
         self._remaining = 0 if content_length is None else content_length
         self._chunked = chunked
         self._chunk_left = 0
+        self._limit = limit  # a chunked body longer than this is refused (413)
+        self._read = 0
+        self.too_large = False
         self.done = not chunked and self._remaining == 0
 
     def read(self, limit: int = PIECE) -> bytes:
@@ -73,6 +82,13 @@ class RawBody:
         data = self._rfile.read(min(limit, self._chunk_left))
         if not data:
             raise _truncated()
+        self._read += len(data)
+        if self._limit is not None and self._read > self._limit:
+            self.too_large = self.done = True
+            raise ClickHouseHttpError.of(
+                ErrorCode.QUERY_IS_TOO_LARGE,
+                f"Request body is larger than this server accepts ({self._limit} bytes)",
+            )
         self._chunk_left -= len(data)
         if self._chunk_left == 0:
             self._rfile.readline(3)  # the CRLF after the chunk data

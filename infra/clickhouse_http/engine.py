@@ -16,12 +16,16 @@ is needed: the engine's concurrency is the engine's.
 from __future__ import annotations
 
 import logging
+import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol, cast
 
 from chdb.state.sqlitelike import Connection
 
+from infra.clickhouse_http import access
 from infra.clickhouse_http.errors import ClickHouseHttpError, EngineStartError
 from infra.clickhouse_http.protocol import QueryStats
 
@@ -135,6 +139,19 @@ class Handle:
         """Run a small control statement and return its TabSeparated output."""
         return bytes(self.execute(sql, "TabSeparated").body).decode()
 
+    def canonical(self, sql: str) -> str:
+        """The engine's own one-line rendering of one statement (its parser, its settings).
+
+        A text that is not exactly one statement is refused with the engine's syntax error.
+        """
+        try:
+            result = self.execute(
+                "SELECT formatQuerySingleLine({q:String})", "TabSeparatedRaw", {"q": _escaped(sql)}
+            )
+        except ClickHouseHttpError as exc:
+            raise ClickHouseHttpError(exc.code, _IN_SCOPE.sub("", exc.text)) from exc
+        return bytes(result.body).decode().removesuffix("\n")
+
     def stream(
         self, sql: str | bytes, fmt: str, params: Mapping[str, str] | None = None
     ) -> Streamed:
@@ -175,17 +192,33 @@ class Handle:
         self._conn.close()
 
 
-class ChdbEngine:
-    """The embedded ClickHouse engine over one data directory."""
+# A query parameter's String value is read in the escaped (TSV) form.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
+_IN_SCOPE = re.compile(
+    r"(?:\. )?:? In scope SELECT formatQuerySingleLine\(.*\)(?=\. \(\w+\)$)", re.S
+)
 
-    def __init__(self, path: Path) -> None:
+
+def _escaped(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+class ChdbEngine:
+    """The embedded ClickHouse engine over one data directory, under access.py's grants."""
+
+    def __init__(self, path: Path, allowed_table_functions: frozenset[str] = frozenset()) -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
+        # Private to this process and gone with it: only the engine reads it, at start.
+        self._config_dir = Path(tempfile.mkdtemp(prefix="vidsight-chdb-"))
+        config = access.write_engine_config(self._config_dir, allowed_table_functions)
+        self._target = f"{path}?config-file={config}"
         try:
             # This handle keeps the engine up for the server's lifetime: closing the last
             # handle shuts the engine down, and the next open would start it again.
-            self._root = Handle(Connection(str(path)))
+            self._root = Handle(Connection(self._target))
         except Exception as exc:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
             raise EngineStartError(
                 f"chDB could not open {path}: {exc}. Only one process may open a chDB "
                 "directory; is another server (or a script) using it?"
@@ -199,16 +232,19 @@ class ChdbEngine:
             for line in defaults.splitlines()
             if "\t" in line
         )
+        functions = self._root.text("SELECT name FROM system.table_functions").split()
+        self.denied_functions = access.denied_functions(functions, allowed_table_functions)
         log.info("chdb engine opened path=%s version=%s timezone=%s", path, version, timezone)
 
     def open(self) -> Handle:
         """A fresh handle: default database and settings, no temporary tables."""
         try:
-            return Handle(Connection(str(self.path)))
+            return Handle(Connection(self._target))
         except Exception as exc:
             raise ClickHouseHttpError.from_engine(str(exc)) from exc
 
     def close(self) -> None:
         """Shut the engine down; every other handle must be closed before."""
         self._root.close()
+        shutil.rmtree(self._config_dir, ignore_errors=True)
         log.info("chdb engine closed path=%s", self.path)

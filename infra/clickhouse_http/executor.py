@@ -2,7 +2,9 @@
 
 Steps: admit the query (max_concurrent_queries), check credentials, read enough of
 ``query`` + body to see the statement, pick a handle (fresh, or the session's), apply the
-request's database and settings, then either stream the INSERT data into chDB, or run the
+request's database and settings and its readonly level (enforced by the engine: GET implies
+readonly=2), pass the statement through the access guard (access.py) on the engine's own
+rendering of it, then either stream the INSERT data into chDB, or run the
 statement and hand back its result (materialised, or block by block when the client did not
 ask to wait for the end of the query and the format allows it). Everything the request set up
 is undone by the response's ``close()``, after the body has been written.
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from infra.clickhouse_http.access import check_statement
 from infra.clickhouse_http.body import QueryInput, RawBody
 from infra.clickhouse_http.codecs import Encoder, request_decoder, response_encoder
 from infra.clickhouse_http.engine import ChdbEngine, Handle
@@ -42,7 +45,7 @@ from infra.clickhouse_http.protocol import (
     summary_header,
 )
 from infra.clickhouse_http.query_context import apply_fresh
-from infra.clickhouse_http.sessions import SessionRegistry
+from infra.clickhouse_http.sessions import Session, SessionRegistry
 from infra.clickhouse_http.sqltext import Statement, scan
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ Headers = list[tuple[str, str]]
 
 # chDB's send_query refuses anything but a SELECT ("Streaming query is not supported").
 _STREAMABLE = frozenset({"SELECT", "WITH"})
+# How strict a readonly level is: 1 forbids changing settings too, 2 only writes.
+_STRICTNESS = {0: 0, 2: 1, 1: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +63,8 @@ class ExecutorConfig:
     """Limits and identity of the query handler."""
 
     display_name: str
-    user: str = "default"
-    password: str | None = None  # None: any credentials are accepted (local stack)
+    user: str = "vidsight"
+    password: str | None = None  # None: no authentication (--insecure-no-auth only)
     max_concurrent_queries: int = 100
     max_query_bytes: int = 64 << 20  # a non-INSERT statement read whole, at most this
     head_bytes: int = 64 << 10  # read before deciding what the statement is
@@ -106,7 +111,7 @@ class Executor:
             return self._run(req, raw, query_id, headers)
         except ClickHouseHttpError as exc:
             log.info("query failed query_id=%s code=%d error=%s", query_id, exc.code, exc.text)
-            return self.error_response(exc, headers)
+            return self.error_response(_with_hint(exc, req), headers)
         except Exception as exc:  # a bug here must still answer like ClickHouse would
             log.exception("query crashed query_id=%s", query_id)
             err = ClickHouseHttpError.of(
@@ -149,23 +154,14 @@ class Executor:
                 statement = scan(head)
             if statement.is_empty:
                 raise ClickHouseHttpError.of(ErrorCode.SYNTAX_ERROR, "Empty query")
-            if req.readonly and not statement.is_readonly:
-                why = (
-                    ". For queries over HTTP, method GET implies readonly. You should use "
-                    "method POST for modifying queries"
-                    if req.method in ("GET", "HEAD")
-                    else ""
-                )
-                raise ClickHouseHttpError.of(
-                    ErrorCode.READONLY, f"Cannot execute query in readonly mode{why}"
-                )
             handle = self._handle(req, statement, stack)
-            # VALUES may hold {name:Type} placeholders, which only the query path substitutes.
-            if statement.insert is not None and not (
-                params and statement.insert.format == "Values"
-            ):
-                data = source.rest(statement.insert.data_offset)
-                stats = handle.insert(statement.insert.head, statement.insert.format, data)
+            denied = self._engine.denied_functions
+            if statement.insert is not None:
+                insert = statement.insert
+                text = _utf8(insert.head) + " FORMAT " + insert.format
+                check_statement(handle.canonical(text), denied, inline_data=False)
+                data = source.rest(insert.data_offset)
+                stats = handle.insert(insert.head, insert.format, data)
                 self._log_done(query_id, statement, stats, req)
                 return Response(
                     200,
@@ -173,6 +169,7 @@ class Executor:
                     cleanup=stack.pop_all(),
                 )
             sql = head if complete else source.read_all(self._config.max_query_bytes)
+            check_statement(handle.canonical(_utf8(sql)), denied, inline_data=True)
             return self._select(
                 req, statement, sql, params, handle, headers=headers, query_id=query_id, stack=stack
             )
@@ -272,10 +269,13 @@ class Executor:
             session = stack.enter_context(self._sessions.acquire(req.session))
             stack.callback(session.settings.after, statement)
             session.settings.prepare(session.handle, req.database, req.settings)
+            _session_readonly(session, req)
             return session.handle
         handle = self._engine.open()
         stack.callback(handle.close)
-        apply_fresh(handle, req.database, req.settings, self._engine.default_settings)
+        # readonly goes last in the SET, so the request's other settings still apply.
+        settings = {**req.settings, "readonly": str(req.readonly)}
+        apply_fresh(handle, req.database, settings, self._engine.default_settings)
         return handle
 
     def _input(self, req: QueryRequest, raw: RawBody) -> tuple[QueryInput, dict[str, str]]:
@@ -328,6 +328,54 @@ class Executor:
             stats.written_rows,
             stats.elapsed_ns / 1e6,
         )
+
+
+def _session_readonly(session: Session, req: QueryRequest) -> None:
+    """The engine's readonly level of a session: set by its first request, never lowered.
+
+    readonly cannot be taken back on a handle, so a session opened read-only stays so, and a
+    read-only request on a session opened for writing is refused rather than run writable.
+    """
+    level = req.readonly
+    if session.readonly is None:
+        if level:
+            session.handle.text(f"SET readonly = {level}")
+        session.readonly = level
+    elif _STRICTNESS[level] > _STRICTNESS[session.readonly]:
+        why = " (method GET implies readonly=2)" if req.method in ("GET", "HEAD") else ""
+        sid = req.session.session_id if req.session else "-"
+        raise ClickHouseHttpError.of(
+            ErrorCode.READONLY,
+            f"Cannot execute query in readonly mode{why}: session {sid} was "
+            f"opened with readonly={session.readonly}, and a session's readonly level is fixed "
+            "by its first request. Use a session of its own, or none, for read-only queries",
+        )
+
+
+def _utf8(sql: bytes) -> str:
+    try:
+        return sql.decode()
+    except UnicodeDecodeError as exc:
+        raise ClickHouseHttpError.of(
+            ErrorCode.BAD_ARGUMENTS,
+            f"The query text is not valid UTF-8 (at byte {exc.start}); write binary values "
+            "as escapes in string literals ('\\xFF')",
+        ) from None
+
+
+def _with_hint(exc: ClickHouseHttpError, req: QueryRequest) -> ClickHouseHttpError:
+    """Say why a table of the ``default`` database needs the FILE grant (chDB's overlay)."""
+    tail = " (ACCESS_DENIED)"
+    if exc.code != ErrorCode.ACCESS_DENIED or "READ ON FILE" not in exc.text:
+        return exc
+    if (req.database or "default") != "default" or not exc.text.endswith(tail):
+        return exc
+    hint = (
+        ". In chDB the `default` database also shows the host's files as tables, so a table "
+        "there cannot be created or read without that grant: use a database of its own "
+        "(CREATE DATABASE ...)"
+    )
+    return ClickHouseHttpError(exc.code, exc.text[: -len(tail)] + hint + tail)
 
 
 def _keep_alive(_: object) -> None:

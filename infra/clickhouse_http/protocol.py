@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,9 +73,17 @@ class QueryRequest:
     decompress: bool = False  # ClickHouse-native compression of the body (not supported)
 
     @property
-    def readonly(self) -> bool:
-        """GET implies readonly=2 in ClickHouse, as does an explicit readonly setting."""
-        return self.method in ("GET", "HEAD") or self.settings.get("readonly", "0") not in ("0", "")
+    def readonly(self) -> int:
+        """The readonly level the engine must run this request at: 0 (writes), 1 or 2.
+
+        GET implies readonly=2 in ClickHouse unless the request asks for 1; a value that is
+        not 0, 1 or 2 counts as 1, the strictest (the engine refuses it anyway).
+        """
+        value = self.settings.get("readonly", "0")
+        level = 0 if value in ("0", "") else 2 if value == "2" else 1
+        if level == 0 and self.method in ("GET", "HEAD"):
+            return 2
+        return level
 
     @property
     def is_multipart(self) -> bool:
@@ -110,6 +119,12 @@ def parse_request(
 ) -> QueryRequest:
     """Resolve a request's URL parameters and headers (lower-case names) into a QueryRequest."""
     url = dict(parse_qsl(query_string, keep_blank_values=True))
+    for name in _ECHOED_PARAMS:
+        if name in url:
+            check_header_value(name, url[name])
+    for name in _ECHOED_HEADERS:
+        if name in headers:
+            check_header_value(name, headers[name])
     params: dict[str, str] = {}
     settings: dict[str, str] = {}
     for key, value in url.items():
@@ -137,6 +152,21 @@ def parse_request(
         compress=parse_bool(url.get("compress", "0")),
         decompress=parse_bool(url.get("decompress", "0")),
     )
+
+
+# Values the response copies into its headers (X-ClickHouse-Query-Id, -Timezone, -Format).
+_ECHOED_PARAMS = ("query_id", "session_id", "session_timezone", "default_format", "database")
+_ECHOED_HEADERS = ("x-clickhouse-query-id", "x-clickhouse-format", "x-clickhouse-database")
+
+
+def check_header_value(name: str, value: str) -> None:
+    """Refuse a value with control characters: it would end up in a response header."""
+    bad = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if bad is not None:
+        raise ClickHouseHttpError.of(
+            ErrorCode.BAD_ARGUMENTS,
+            f"The value of {name} must not contain control characters (found 0x{ord(bad):02x})",
+        )
 
 
 def _session(url: Mapping[str, str], default_timeout: int, max_timeout: int) -> SessionSpec | None:
@@ -204,13 +234,22 @@ def parse_credentials(url: Mapping[str, str], headers: Mapping[str, str]) -> Cre
 
 
 def check_credentials(credentials: Credentials, user: str, password: str) -> None:
-    """Refuse credentials that do not match the one configured user, as ClickHouse words it."""
-    if credentials.user != user or credentials.password != password:
+    """Refuse credentials that do not match the one configured user, as ClickHouse words it.
+
+    Both comparisons always run, in constant time, so timing tells neither part.
+    """
+    user_ok = hmac.compare_digest(credentials.user.encode(), user.encode())
+    password_ok = hmac.compare_digest(credentials.password.encode(), password.encode())
+    if not (user_ok and password_ok):
         raise ClickHouseHttpError.of(
             ErrorCode.AUTHENTICATION_FAILED,
-            f"{credentials.user}: Authentication failed: password is incorrect, "
+            f"{_printable(credentials.user)}: Authentication failed: password is incorrect, "
             "or there is no user with such name",
         )
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text[:64])
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from infra.clickhouse_http.engine import Handle
 from infra.clickhouse_http.sqltext import Statement
 
-# readonly cannot be taken back once set (readonly=1/2 forbid changing it), so on a session's
-# handle it is enforced by the endpoint instead (QueryRequest.readonly).
+# readonly cannot be taken back once set (readonly=1/2 forbid changing it), so a session's
+# readonly level is fixed once, by the executor (_session_readonly), not per request here.
 _NOT_ON_SESSIONS = frozenset({"readonly"})
 
 

@@ -5,6 +5,11 @@ runs queries of different handles in parallel, so requests are served concurrent
 Shutdown stops accepting, closes idle keep-alive connections, waits for in-flight requests
 (bounded by ``shutdown_grace_s``), then closes sessions and the engine, so every INSERT that
 was answered is on disk when the process exits.
+
+Before any of that, a request must name this server: its Host header one of the allowed host
+names, and an Origin header, when a browser sends one, one of them too (with this port). So a
+web page cannot reach the endpoint, neither by a cross-site POST nor by DNS rebinding. Bodies
+larger than ``max_body_bytes`` are answered 413 at once, without reading them.
 """
 
 from __future__ import annotations
@@ -19,17 +24,19 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from infra.clickhouse_http.body import RawBody
 from infra.clickhouse_http.engine import ChdbEngine
 from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
 from infra.clickhouse_http.executor import Executor, ExecutorConfig, Response
-from infra.clickhouse_http.protocol import parse_request
+from infra.clickhouse_http.protocol import check_header_value, parse_request
 from infra.clickhouse_http.sessions import SessionRegistry
 
 log = logging.getLogger(__name__)
 
 _STATIC_OK = {"/", "/ping", "/replicas_status"}  # ClickHouse's exact-URI "Ok." handlers
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +47,36 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8123  # 0 picks a free port (see ClickHouseHttpServer.port)
     display_name: str | None = None  # X-ClickHouse-Server-Display-Name; default: host name
-    user: str = "default"
-    password: str | None = None  # None: accept any credentials
+    user: str = "vidsight"
+    password: str | None = None  # required unless insecure_no_auth
+    insecure_no_auth: bool = False  # accept any credentials (refused unless asked for)
+    allowed_hosts: tuple[str, ...] = ()  # Host/Origin names besides host and loopback names
+    allowed_table_functions: frozenset[str] = frozenset()  # see access.SOURCES
     keep_alive_timeout_s: float = 30.0
     max_concurrent_queries: int = 100
+    max_sessions: int = 256
+    max_body_bytes: int = 1 << 30
     default_session_timeout_s: int = 60
     max_session_timeout_s: int = 3600
     shutdown_grace_s: float = 30.0
+
+    def host_names(self) -> frozenset[str]:
+        """Lower-case names the Host and Origin headers may carry (IPv6 in brackets)."""
+        names = {*_LOOPBACK_NAMES, *self.allowed_hosts, self.host}
+        return frozenset(
+            f"[{n}]" if ":" in n and not n.startswith("[") else n.lower() for n in names
+        )
+
+    def check(self) -> None:
+        """Refuse a configuration that would leave the endpoint open."""
+        if not self.password and not self.insecure_no_auth:
+            raise ValueError(
+                "no ClickHouse password configured: give --password-file PATH or "
+                "VIDSIGHT_CLICKHOUSE_PASSWORD (or --insecure-no-auth to accept anyone)"
+            )
+        if not self.user:
+            raise ValueError("the user name must not be empty")
+        check_header_value("display name", self.display_name or "")
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -54,16 +84,19 @@ class _HttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # listen backlog (socketserver's default is 5)
 
     def __init__(self, address: tuple[str, int], executor: Executor, config: ServerConfig):
         self.executor = executor
         self.config = config
+        self.host_names = config.host_names()
         self.sessions_expire: Callable[[], None] | None = None
         self.state = threading.Condition()
         self.busy: dict[socket.socket, bool] = {}  # connection -> a request is in flight
         self.closing = False
         self._last_expire = time.monotonic()
         super().__init__(address, _Handler)
+        self.port = int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.state:
@@ -113,6 +146,15 @@ class _Handler(BaseHTTPRequestHandler):
         # Idle keep-alive connections (and stalled clients) are dropped after this long.
         self.connection.settimeout(self.server.config.keep_alive_timeout_s)
 
+    def handle_expect_100(self) -> bool:
+        # A client that waits for "100 Continue" hears 413 instead, and sends nothing.
+        refusal = self._too_large()
+        if refusal is not None:
+            self.close_connection = True
+            self._send(refusal)
+            return False
+        return super().handle_expect_100()
+
     def do_GET(self) -> None:
         self._dispatch()
 
@@ -142,9 +184,46 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                 state.notify_all()
 
+    def _refusal(self) -> Response | None:
+        """403 for a request that does not name this server (Host, Origin), else None."""
+        allowed = self.server.host_names
+        host = self.headers.get("Host")
+        if host is not None and not _names_us(host.strip().lower(), allowed, self.server.port):
+            why = f"Host {host[:100]!r} is not a name of this server"
+        else:
+            origin = self.headers.get("Origin")
+            if origin is None or _origin_ok(origin.strip().lower(), allowed, self.server.port):
+                return None
+            why = f"Origin {origin[:100]!r} may not send requests to this server"
+        log.warning("request refused %s client=%s", why, self.client_address[0])
+        return self.server.executor.error_response(
+            ClickHouseHttpError.of(
+                ErrorCode.ACCESS_DENIED,
+                f"{why}: it answers to {', '.join(sorted(allowed))} on port "
+                f"{self.server.port} (more names with --allowed-host)",
+            )
+        )
+
+    def _too_large(self) -> Response | None:
+        length = self.headers.get("Content-Length", "")
+        limit = self.server.config.max_body_bytes
+        if not (length.isdigit() and int(length) > limit):
+            return None
+        return self.server.executor.error_response(
+            ClickHouseHttpError.of(
+                ErrorCode.QUERY_IS_TOO_LARGE,
+                f"Request body of {length} bytes is larger than this server accepts ({limit})",
+            )
+        )
+
     def _serve_one(self) -> None:
         method = self.command.upper()
         target = self.path
+        refusal = self._refusal() or self._too_large()
+        if refusal is not None:
+            self.close_connection = True  # the body, if any, stays unread
+            self._send(refusal)
+            return
         if method in ("GET", "HEAD") and target in _STATIC_OK:
             self._send(Response(200, [("Content-Type", "text/html; charset=UTF-8")], b"Ok.\n"))
             return
@@ -164,7 +243,12 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             return
-        raw = RawBody(self.rfile, int(length) if length and length.isdigit() else 0, chunked)
+        raw = RawBody(
+            self.rfile,
+            int(length) if length and length.isdigit() else 0,
+            chunked,
+            limit=self.server.config.max_body_bytes,
+        )
         config = self.server.config
         _, _, query_string = target.partition("?")
         try:
@@ -187,6 +271,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _finish_body(self, raw: RawBody) -> None:
         """Read what the query did not, so the next request on the connection starts clean."""
+        if raw.too_large:
+            self.close_connection = True  # reading the rest would be reading what we refused
+            return
         try:
             raw.drain()
         except (ClickHouseHttpError, OSError):
@@ -194,6 +281,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         head_only = self.command.upper() == "HEAD"
+        if any(_unsafe(name) or _unsafe(value) for name, value in response.headers):
+            # parse_request refuses such values; this is the last line, not the check.
+            log.error("response header with a control character refused")
+            response.close()
+            response = self.server.executor.error_response(
+                ClickHouseHttpError.of(
+                    ErrorCode.BAD_ARGUMENTS, "A response header would carry a control character"
+                )
+            )
         try:
             self.send_response(response.status)
             for name, value in response.headers:
@@ -248,6 +344,35 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
 
+def _unsafe(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+
+
+def _split_port(netloc: str) -> tuple[str, str]:
+    """("name", "port") of "name[:port]"; IPv6 stays in brackets."""
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        return (netloc, "") if end < 0 else (netloc[: end + 1], netloc[end + 2 :])
+    name, sep, port = netloc.rpartition(":")
+    return (name, port) if sep else (netloc, "")
+
+
+def _names_us(host: str, allowed: frozenset[str], port: int) -> bool:
+    name, port_text = _split_port(host)
+    return name in allowed and port_text in ("", str(port))
+
+
+def _origin_ok(origin: str, allowed: frozenset[str], port: int) -> bool:
+    """Only a page served from this very server (scheme, allowed name, this port) may send."""
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return False
+    name, _ = _split_port(parts.netloc)
+    return parts.scheme in ("http", "https") and name in allowed and origin_port == port
+
+
 class ClickHouseHttpServer:
     """The endpoint over one chDB directory, for programmatic use (tests, the stack).
 
@@ -271,15 +396,16 @@ class ClickHouseHttpServer:
 
     def start(self) -> None:
         """Open the engine, bind the socket, serve in the background."""
-        engine = ChdbEngine(self.config.path)
-        sessions = SessionRegistry(engine.open)
+        self.config.check()
+        engine = ChdbEngine(self.config.path, self.config.allowed_table_functions)
+        sessions = SessionRegistry(engine.open, max_sessions=self.config.max_sessions)
         executor = Executor(
             engine,
             sessions,
             ExecutorConfig(
                 display_name=self.config.display_name or socket.gethostname(),
                 user=self.config.user,
-                password=self.config.password,
+                password=None if self.config.insecure_no_auth else self.config.password,
                 max_concurrent_queries=self.config.max_concurrent_queries,
             ),
         )
@@ -333,10 +459,14 @@ def serve(
     path: str | Path,
     ready_event: threading.Event | None = None,
     stop_event: threading.Event | None = None,
+    *,
+    password: str,
+    user: str = "vidsight",
 ) -> None:
     """Serve until stop_event is set (forever without one), then shut down cleanly."""
     stop = stop_event or threading.Event()
-    with ClickHouseHttpServer(ServerConfig(path=Path(path), host=host, port=port)):
+    config = ServerConfig(path=Path(path), host=host, port=port, user=user, password=password)
+    with ClickHouseHttpServer(config):
         if ready_event is not None:
             ready_event.set()
         stop.wait()

@@ -33,16 +33,21 @@ class Session:
     last_used: float
     busy: bool = False
     settings: SessionSettings = field(default_factory=SessionSettings)
+    readonly: int | None = None  # the engine's readonly level, fixed by the first request
 
 
 class SessionRegistry:
     """The open sessions, by id; thread-safe."""
 
     def __init__(
-        self, open_handle: Callable[[], Handle], clock: Callable[[], float] = time.monotonic
+        self,
+        open_handle: Callable[[], Handle],
+        clock: Callable[[], float] = time.monotonic,
+        max_sessions: int = 256,
     ) -> None:
         self._open = open_handle
         self._clock = clock
+        self._max = max_sessions
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
 
@@ -61,6 +66,7 @@ class SessionRegistry:
                     raise ClickHouseHttpError.of(
                         ErrorCode.SESSION_NOT_FOUND, f"Session {spec.session_id} not found"
                     )
+                self._make_room_locked()
                 session = Session(self._open(), spec.timeout_s, self._clock())
                 self._sessions[spec.session_id] = session
                 log.debug("session opened session_id=%s", spec.session_id)
@@ -81,6 +87,19 @@ class SessionRegistry:
                     del self._sessions[spec.session_id]
                     session.handle.close()
                     log.debug("session closed on request session_id=%s", spec.session_id)
+
+    def _make_room_locked(self) -> None:
+        if len(self._sessions) < self._max:
+            return
+        idle = [(s.last_used, sid) for sid, s in self._sessions.items() if not s.busy]
+        if not idle:
+            raise ClickHouseHttpError.of(
+                ErrorCode.USER_SESSION_LIMIT_EXCEEDED,
+                f"Too many sessions: all {self._max} are busy; close one (close_session=1) or wait",
+            )
+        _, oldest = min(idle)
+        self._sessions.pop(oldest).handle.close()
+        log.info("session evicted to make room session_id=%s max_sessions=%d", oldest, self._max)
 
     def _expire_locked(self) -> None:
         now = self._clock()

@@ -1,7 +1,7 @@
 """Just enough SQL lexing to route a ClickHouse HTTP request, on raw bytes.
 
 ClickHouse parses the request itself; this endpoint has to know a few things *before* it hands
-the text to chDB: which statement it is (does it produce a result set, is it allowed on GET),
+the text to chDB: which statement it is (does it produce a result set, may it stream),
 which output format a trailing ``FORMAT`` clause picks (for the response headers), and, for an
 ``INSERT`` carrying inline data, where the statement ends and the data begins, so that the data
 can be streamed into chDB instead of being read into memory with the statement.
@@ -9,6 +9,9 @@ can be streamed into chDB instead of being read into memory with the statement.
 The lexer skips string literals, quoted identifiers, comments and heredocs, and tracks bracket
 depth, so a ``FORMAT`` inside ``format('{}', x)`` or a string is never taken for the clause.
 It works on bytes because the data after an ``INSERT ... FORMAT Native`` is binary.
+
+Nothing here decides what a request may do: readonly is the engine's (a readonly setting on
+the handle) and what a statement may reach is access.py's, on the engine's own parse.
 """
 
 from __future__ import annotations
@@ -73,27 +76,16 @@ class Statement:
         """True when ClickHouse answers the statement with a result set (X-ClickHouse-Format)."""
         return self.keyword in _RESULT_KEYWORDS
 
-    @property
-    def is_readonly(self) -> bool:
-        """False for statements readonly=2 (what HTTP GET implies) refuses.
-
-        Unknown first words pass, so that chDB reports them as the syntax errors they are.
-        """
-        return self.keyword not in _MODIFYING_KEYWORDS
-
 
 _RESULT_KEYWORDS = frozenset(
     {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "CHECK", "KILL", "WATCH"}
 )
-_MODIFYING_KEYWORDS = frozenset(
-    {
-        "INSERT", "CREATE", "DROP", "ALTER", "TRUNCATE", "RENAME", "OPTIMIZE", "SYSTEM", "GRANT",
-        "REVOKE", "ATTACH", "DETACH", "DELETE", "UPDATE", "EXCHANGE", "UNDROP", "BACKUP",
-        "RESTORE", "MOVE", "KILL", "REPLACE",
-    }
-)  # fmt: skip
 
 _SPACE = frozenset(b" \t\n\r\f\v")
+# ClickHouse's lexer also skips these (U+0085, U+00A0, U+1680, U+2000-U+200B, U+2028, U+2029,
+# U+202F, U+205F, U+3000, U+FEFF), so "\u00a0INSERT" is an INSERT here as it is there.
+_UNICODE_BLANKS = (0x85, 0xA0, 0x1680, *range(0x2000, 0x200C), 0x2028, 0x2029, 0x202F, 0x205F)
+_UNICODE_SPACES = tuple(chr(c).encode() for c in (*_UNICODE_BLANKS, 0x3000, 0xFEFF))
 _WORD_START = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_") | frozenset(
     range(0x80, 0x100)
 )
@@ -109,6 +101,11 @@ _SINGLE = {
     ord("="): Tok.EQ,
     ord(","): Tok.COMMA,
 }
+
+
+def _unicode_space(text: bytes, pos: int) -> int:
+    """Length of the Unicode blank at pos, 0 if there is none."""
+    return next((len(s) for s in _UNICODE_SPACES if text.startswith(s, pos)), 0)
 
 
 def _skip_quoted(text: bytes, pos: int, quote: int) -> int:
@@ -167,6 +164,8 @@ def tokens(text: bytes, start: int = 0) -> Iterator[Token]:
         c = text[i]
         if c in _SPACE:
             i += 1
+        elif c >= 0x80 and (space := _unicode_space(text, i)):
+            i += space
         elif text.startswith(b"--", i) or text.startswith((b"# ", b"#!"), i):
             nl = text.find(b"\n", i)
             i = n if nl < 0 else nl + 1
@@ -174,7 +173,7 @@ def tokens(text: bytes, start: int = 0) -> Iterator[Token]:
             i = _skip_block_comment(text, i)
         elif c in _WORD_START:
             j = i + 1
-            while j < n and text[j] in _WORD:
+            while j < n and text[j] in _WORD and not (text[j] >= 0x80 and _unicode_space(text, j)):
                 j += 1
             yield Token(Tok.WORD, i, j)
             i = j

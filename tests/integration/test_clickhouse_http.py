@@ -5,14 +5,10 @@ Clients talk to it as to a ClickHouse server: plain HTTP (httpx, curl) and click
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,74 +16,15 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import clickhouse_connect
 import httpx
 import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, StreamFailureError
+from clickhouse_server import ServerProcess, free_port
 
 pytestmark = pytest.mark.integration
-
-START_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerProcess:
-    """The endpoint as a child process over one data directory."""
-
-    def __init__(self, path: Path, log_path: Path) -> None:
-        self.path = path
-        self.log_path = log_path
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def command(self, port: int | None = None) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "infra.clickhouse_http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port or self.port),
-            "--path",
-            str(self.path),
-        ]
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(
-                    f"server exited rc={self.proc.returncode}:\n{self.log_path.read_text()}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/ping", timeout=1.0).text == "Ok.\n":
-                    return
-            time.sleep(0.1)
-        pytest.fail(f"server not ready after {START_TIMEOUT_S}s:\n{self.log_path.read_text()}")
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def client(server: ServerProcess) -> Iterator[Client]:
-    ch = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+    ch = clickhouse_connect.get_client(**server.client_args())
     ch.command("CREATE DATABASE IF NOT EXISTS vidsight")
     yield ch
     ch.close()
@@ -162,7 +99,7 @@ def test_query_in_body_format_and_query_id(server: ServerProcess) -> None:
 @pytest.mark.parametrize(
     ("method", "sql", "params", "status", "code"),
     [
-        ("GET", "SELECT * FROM no_such_table", {}, 404, 60),
+        ("GET", "SELECT * FROM system.no_such_table", {}, 404, 60),
         ("POST", "SELEC 1", {}, 400, 62),
         ("POST", "SELECT no_such_column", {}, 404, 47),
         ("POST", "SELECT throwIf(1, 'boom')", {}, 500, 395),
@@ -262,7 +199,9 @@ def test_settings_in_the_url_apply_to_that_query_only(server: ServerProcess) -> 
     assert get("CREATE TEMPORARY TABLE tmp (a UInt8)").status_code == 200
     assert get("INSERT INTO tmp VALUES (1), (2)").status_code == 200
     assert get("SELECT sum(a) FROM tmp").text == "3\n"
-    other = httpx.post(url, params={"session_id": "other"}, content=b"SELECT sum(a) FROM tmp")
+    other = httpx.post(
+        url, params={"session_id": "other", "database": "system"}, content=b"SELECT sum(a) FROM tmp"
+    )
     assert other.status_code == 404
     without = httpx.post(url, content=b"SELECT getSetting('max_threads')")
     assert without.text == default
@@ -411,7 +350,7 @@ def test_materialized_view_counts_per_hour(client: Client) -> None:
 
 
 def test_clickhouse_connect_sessions_settings_and_errors(server: ServerProcess) -> None:
-    ch = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+    ch = clickhouse_connect.get_client(**server.client_args())
     try:
         ch.command("SET max_threads = 2")
         assert ch.command("SELECT getSetting('max_threads')") == 2
@@ -435,7 +374,7 @@ def test_clickhouse_connect_compression(
 ) -> None:
     table = _table("comp")
     client.command(f"CREATE TABLE {table} (id UInt64, s String) ENGINE = MergeTree ORDER BY id")
-    ch = clickhouse_connect.get_client(host="127.0.0.1", port=server.port, compress=compress)
+    ch = clickhouse_connect.get_client(**server.client_args(), compress=compress)
     try:
         ch.insert(table, [(i, f"value-{i}") for i in range(20000)], column_names=["id", "s"])
         result = ch.query(f"SELECT id, s FROM {table} ORDER BY id")
@@ -451,7 +390,7 @@ def test_concurrent_requests_from_eight_threads(server: ServerProcess, client: C
     )
 
     def work(worker: int) -> tuple[int, int]:
-        ch = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+        ch = clickhouse_connect.get_client(**server.client_args())
         try:
             for batch in range(5):
                 ch.insert(
@@ -484,7 +423,7 @@ def test_concurrent_requests_from_eight_threads(server: ServerProcess, client: C
 
 def test_second_server_on_the_same_path_is_refused(server: ServerProcess) -> None:
     out = subprocess.run(
-        server.command(port=_free_port()), capture_output=True, timeout=60, check=False
+        server.command(port=free_port()), capture_output=True, timeout=60, check=False
     )
     assert out.returncode == 2
     assert b"Only one process may open a chDB directory" in out.stdout + out.stderr
@@ -501,7 +440,7 @@ def test_clean_shutdown_then_restart_keeps_rows(server: ServerProcess, client: C
     assert server.stop() == 0
     assert "clickhouse http stopped" in server.log_path.read_text()
     server.start()
-    again = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
+    again = clickhouse_connect.get_client(**server.client_args())
     try:
         assert again.command(f"SELECT count(), sum(id) FROM {table}") == [
             "5000",

@@ -63,7 +63,7 @@ def test_defaults_without_parameters() -> None:
     assert req.database is None
     assert req.session is None
     assert req.settings == {} and req.params == {}
-    assert req.readonly is True  # GET implies readonly=2
+    assert req.readonly == 2  # GET implies readonly=2
 
 
 def test_headers_override_url_parameters() -> None:
@@ -78,8 +78,44 @@ def test_headers_override_url_parameters() -> None:
 
 
 def test_post_is_not_readonly_unless_a_readonly_setting_says_so() -> None:
-    assert parse_request("POST", "", {}).readonly is False
-    assert parse_request("POST", "readonly=1", {}).readonly is True
+    assert parse_request("POST", "", {}).readonly == 0
+    assert parse_request("POST", "readonly=1", {}).readonly == 1
+    assert parse_request("POST", "readonly=2", {}).readonly == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "level"),
+    [
+        ("GET", "readonly=0", 2),  # GET cannot be talked out of readonly
+        ("GET", "readonly=1", 1),  # ... but may ask for the stricter level
+        ("HEAD", "", 2),
+        ("POST", "readonly=yes", 1),  # not 0, 1 or 2: the strictest
+        ("POST", "readonly=%C2%A00", 1),
+    ],
+)
+def test_readonly_levels(method: str, query: str, level: int) -> None:
+    assert parse_request(method, query, {}).readonly == level
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("query_id=a%0D%0ASet-Cookie:%20injected=1", {}),
+        ("session_timezone=UTC%0D%0ASet-Cookie:%20injected=1", {}),
+        ("session_id=s%0Ax", {}),
+        ("default_format=TSV%0D%0AX:1", {}),
+        ("database=d%00", {}),
+        ("", {"x-clickhouse-query-id": "a\rb"}),
+        ("", {"x-clickhouse-format": "JSON\x7f"}),
+    ],
+)
+def test_control_characters_in_echoed_values_are_refused(
+    query: str, headers: dict[str, str]
+) -> None:
+    with pytest.raises(ClickHouseHttpError) as err:
+        parse_request("POST", query, headers)
+    assert err.value.code == ErrorCode.BAD_ARGUMENTS
+    assert "control characters" in err.value.text
 
 
 def test_empty_query_id_means_generate_one() -> None:
@@ -152,7 +188,15 @@ def test_check_credentials() -> None:
     check_credentials(Credentials("default", "pw"), "default", "pw")
     with pytest.raises(ClickHouseHttpError) as err:
         check_credentials(Credentials("default", "nope"), "default", "pw")
-    assert err.value.text.startswith("Code: 516. DB::Exception: default: Authentication failed")
+    assert err.value.text == (
+        "Code: 516. DB::Exception: default: Authentication failed: password is incorrect, "
+        "or there is no user with such name. (AUTHENTICATION_FAILED)"
+    )
+    assert http_status(err.value.code) == 403
+    with pytest.raises(ClickHouseHttpError):
+        check_credentials(Credentials("mallory", "pw"), "default", "pw")
+    with pytest.raises(ClickHouseHttpError):
+        check_credentials(Credentials("default", ""), "default", "pw")
 
 
 # --- errors and status codes -----------------------------------------------------------
@@ -325,21 +369,27 @@ def test_set_statement_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sql", "result", "readonly"),
+    ("sql", "result"),
     [
-        (b"SELECT 1", True, True),
-        (b"DESCRIBE TABLE t", True, True),
-        (b"EXISTS TABLE t", True, True),
-        (b"SET max_threads = 1", False, True),
-        (b"CREATE TABLE t (a Int8) ENGINE = Memory", False, False),
-        (b"INSERT INTO t VALUES (1)", False, False),
-        (b"DROP TABLE t", False, False),
-        (b"SELEC 1", False, True),  # unknown: let the engine say it is a syntax error
+        (b"SELECT 1", True),
+        (b"DESCRIBE TABLE t", True),
+        (b"EXISTS TABLE t", True),
+        (b"SET max_threads = 1", False),
+        (b"CREATE TABLE t (a Int8) ENGINE = Memory", False),
+        (b"INSERT INTO t VALUES (1)", False),
+        (b"DROP TABLE t", False),
+        (b"SELEC 1", False),
     ],
 )
-def test_statement_classes(sql: bytes, result: bool, readonly: bool) -> None:
-    statement = scan(sql)
-    assert (statement.produces_result, statement.is_readonly) == (result, readonly)
+def test_statement_classes(sql: bytes, result: bool) -> None:
+    assert scan(sql).produces_result is result
+
+
+@pytest.mark.parametrize("blank", ["\u00a0", "\ufeff", "\u2003", "\u3000", "\u0085", " \u00a0\t"])
+def test_unicode_blanks_are_blanks_as_in_clickhouse(blank: str) -> None:
+    assert scan(f"{blank}DROP TABLE t".encode()).keyword == "DROP"
+    insert = scan(f"{blank}INSERT INTO t{blank}FORMAT{blank}CSV\n1\n".encode()).insert
+    assert insert is not None and insert.format == "CSV"
 
 
 # --- formats ---------------------------------------------------------------------------
