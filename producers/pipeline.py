@@ -62,6 +62,7 @@ class CameraPipeline:
         self.detector = detector
         self._tracker_factory = tracker_factory
         self._tracker: Tracker | None = None
+        self._identity_base: int | None = None
         self._evidence = evidence if options.evidence else None
         self._encode = encode_jpeg
         self._last_evidence_s: float | None = None
@@ -82,9 +83,16 @@ class CameraPipeline:
             started = time.perf_counter()
             found = self.detector.detect(frame, motion)
             detector_s = time.perf_counter() - started
+            if self._identity_base is None:
+                self._identity_base = frame.ts_us
             if found and all(d.identity is not None for d in found):
+                # A detector's own identities restart with the source (a scene's object ids
+                # do): offset by this session's first analysed frame time, like the tracker's
+                # ids, so a restarted camera's objects are never taken for the old ones.
+                base = self._identity_base
                 objects = tuple(
-                    DetectedObject(d.identity or 0, d.label, d.score, d.bbox) for d in found
+                    DetectedObject(base + (d.identity or 0), d.label, d.score, d.bbox)
+                    for d in found
                 )
             else:
                 if self._tracker is None:

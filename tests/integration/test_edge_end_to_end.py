@@ -141,14 +141,16 @@ def test_file_and_synthetic_cameras_publish_the_ground_truth(
         assert len({p for p, _ in frames}) == 1  # one partition per camera: ordered
         assert [r.seq for _, r in frames] == list(range(len(frames)))
 
-    # Ground truth detector: exact boxes, labels, and the scene's object ids as track ids.
+    # Ground truth detector: exact boxes, labels, and the scene's object ids as track ids
+    # (offset by the first analysed frame's time, so a restarted camera's ids are new).
     scene = Scene(SceneSpec(seed=7))
     gt_dets = [r for _, r in got[catalog.DETECTIONS] if r.camera_id == gt]
     assert len(gt_dets) > 150
+    base = min(r.frame_ts for _, r in got[catalog.FRAMES] if r.camera_id == gt)
     for d in gt_dets:
         truth = scene.truth_at((d.frame_ts - START) / 1e6)
         assert [(o.track_id, o.label, o.bbox) for o in d.objects] == [
-            (t.object_id, t.label, t.bbox) for t in truth
+            (base + t.object_id, t.label, t.bbox) for t in truth
         ]
 
     # Motion detector on a synthetic camera and on the H.264 file of another scene: every
