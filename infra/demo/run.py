@@ -59,6 +59,12 @@ def apply_site(
     return len(cameras), sensors_topic.publish(processor, serde, changes)
 
 
+RERUN_GAP_US = 10_000_000
+"""Event time between a run's last event and the next run's first: the processor ends the
+last run's tracks (zone exits, due loiters) a few seconds after their last sighting
+(``track_ttl_s``), and those events belong before this run, not in its summary."""
+
+
 def scene_start(site: DemoSite, clock_file: Path | None) -> int:
     """Event time of scene time 0, so that this run's events follow every earlier run's.
 
@@ -74,7 +80,7 @@ def scene_start(site: DemoSite, clock_file: Path | None) -> int:
             last_end = int(json.loads(clock_file.read_text())["last_event_us"])
         except (ValueError, KeyError, TypeError):
             last_end = 0  # a damaged file only costs the ordering guarantee of one rerun
-        start = max(start, last_end + 1_000_000)
+        start = max(start, last_end + RERUN_GAP_US)
     return start
 
 
