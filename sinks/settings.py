@@ -56,7 +56,6 @@ class SinkSettings(Endpoints):
     clickhouse_database: str = Field(
         "vidsight", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="ClickHouse database"
     )
-    clickhouse_user: str = Field("default", description="ClickHouse user")
     mongo_database: str = Field(
         "vidsight", pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="MongoDB database"
     )

@@ -1,7 +1,10 @@
 """``vidsight sql``: an analyst's query on ClickHouse, printed as a table, CSV or JSON lines.
 
-Queries run with ``readonly=2`` (reads, and settings changes, only), so a typo cannot drop the
-projection, and with the sinks' database as the default, so ``FROM detections`` works.
+Queries run with ``readonly=1``, which the engine enforces: reads only, no ``SET`` and no
+``SETTINGS`` changes, so neither a typo nor a crafted query can drop or change the projection.
+The endpoint also refuses, for every client, what reaches the host's files or the network
+(``file()``, ``url()``, ``s3()``, ``postgresql()``, ``INTO OUTFILE``...). The sinks' database is
+the default, so ``FROM detections`` works.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ FORMATS = {"csv": "CSVWithNames", "json": "JSONEachRow"}
 _SERVER_MESSAGE = re.compile(
     r"(Code: \d+\. DB::Exception: .*?)(?: \(version [^)]*\))?\s*(?:\(for url|$)", re.S
 )
-_SETTINGS = {"readonly": "2"}
+_SETTINGS = {"readonly": "1"}
 
 
 @dataclass(frozen=True, slots=True)

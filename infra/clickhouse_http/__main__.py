@@ -29,7 +29,9 @@ PASSWORD_ENV = "VIDSIGHT_CLICKHOUSE_PASSWORD"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m infra.clickhouse_http", description=__doc__.splitlines()[0]
+        prog="python -m infra.clickhouse_http",
+        description=__doc__.splitlines()[0],
+        allow_abbrev=False,  # "--password VALUE" must not pass for --password-file
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8123, help="port to listen on (0: any)")

@@ -48,13 +48,17 @@ def dedup_token(batch: Batch[Any], topic_id: str = "") -> str:
 
 
 def client_for(settings: SinkSettings, *, database: str | None = None) -> Client:
-    """A clickhouse-connect client for the configured endpoint (no session: one per thread)."""
+    """A clickhouse-connect client for the configured endpoint (no session: one per thread).
+
+    It names the user and password of ``Endpoints`` (the local stack generates the password).
+    """
     url = urlsplit(settings.clickhouse_url)
     return clickhouse_connect.get_client(
         host=url.hostname or "127.0.0.1",
         port=url.port or (8443 if url.scheme == "https" else 8123),
         secure=url.scheme == "https",
         username=settings.clickhouse_user,
+        password=settings.clickhouse_password.get_secret_value(),
         database=database or "default",
         connect_timeout=settings.store_timeout_s,
         send_receive_timeout=settings.store_timeout_s * 4,
