@@ -1,6 +1,5 @@
 """Platform assets: the broker's topics against the catalog."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
