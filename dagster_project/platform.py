@@ -1,6 +1,5 @@
 """Platform assets: the broker's topics against the catalog."""
 
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from dagster_project.domain import Domain
