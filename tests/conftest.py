@@ -46,6 +46,14 @@ class StackHandle:
         return self.endpoints.clickhouse_url
 
     @property
+    def clickhouse_user(self) -> str:
+        return self.endpoints.clickhouse_user
+
+    @property
+    def clickhouse_password(self) -> str:
+        return self.endpoints.clickhouse_password.get_secret_value()
+
+    @property
     def s3_endpoint(self) -> str:
         return self.endpoints.s3_endpoint
 

@@ -131,7 +131,12 @@ def test_clickhouse_connect_ddl_insert_query_df_and_view(stack) -> None:
 
     url = stack.clickhouse_url.removeprefix("http://")
     host, port = url.split(":")
-    client = clickhouse_connect.get_client(host=host, port=int(port))
+    client = clickhouse_connect.get_client(
+        host=host,
+        port=int(port),
+        username=stack.clickhouse_user,
+        password=stack.clickhouse_password,
+    )
     client.command("CREATE DATABASE IF NOT EXISTS it")
     client.command("DROP TABLE IF EXISTS it.hits")
     client.command("DROP TABLE IF EXISTS it.hits_hourly")
@@ -286,8 +291,10 @@ def test_data_survives_down_up_with_embedded_postgres(
             username=endpoints.clickhouse_user,
             password=endpoints.clickhouse_password.get_secret_value(),
         )
-        ch.command("CREATE TABLE kept (v String) ENGINE = MergeTree ORDER BY v")
-        ch.insert("kept", [["ch"]], column_names=["v"])
+        # chDB's `default` database also shows host files as tables; data goes in its own.
+        ch.command("CREATE DATABASE IF NOT EXISTS persist")
+        ch.command("CREATE TABLE persist.kept (v String) ENGINE = MergeTree ORDER BY v")
+        ch.insert("persist.kept", [["ch"]], column_names=["v"])
         s3 = boto3.client(
             "s3",
             endpoint_url=ep["s3_endpoint"],
@@ -372,7 +379,7 @@ def test_data_survives_down_up_with_embedded_postgres(
             username=endpoints.clickhouse_user,
             password=endpoints.clickhouse_password.get_secret_value(),
         )
-        assert ch.query("SELECT v FROM kept").result_rows == [("ch",)]
+        assert ch.query("SELECT v FROM persist.kept").result_rows == [("ch",)]
         assert s3.get_object(Bucket=ep["s3_bucket"], Key="kept.txt")["Body"].read() == b"s3"
         cons = Consumer({**kafka_conf, "group.id": "c", "enable.auto.commit": False})
         cons.assign([TopicPartition(catalog.CONFIG_SENSORS, 0, 0)])
