@@ -2,7 +2,8 @@
 
 Only one process may open a chDB data directory, so the local stack runs this one server over
 it, and everything else (clickhouse-connect, curl, Dagster) talks to it exactly as to a
-ClickHouse server: ``python -m infra.clickhouse_http --host 127.0.0.1 --port 8123 --path DIR``.
+ClickHouse server: ``python -m infra.clickhouse_http --host 127.0.0.1 --port 8123 --path DIR
+--password-file FILE``. What a query may reach is the engine's to enforce (see ``access``).
 """
 
 from __future__ import annotations
