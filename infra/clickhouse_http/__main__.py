@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help="let queries use this host- or network-reaching table function (file, url, s3, "
         "postgresql, ...); default: none",
     )
+    parser.add_argument(
+        "--default-database",
+        metavar="NAME",
+        help="database of queries that name none (created at start; default: chDB's `default`)",
+    )
     parser.add_argument("--keep-alive-timeout", type=float, default=30.0, help="idle seconds")
     parser.add_argument("--max-concurrent-queries", type=int, default=100)
     parser.add_argument("--max-sessions", type=int, default=256, help="live sessions at most")
@@ -94,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             display_name=args.display_name,
+            default_database=args.default_database,
             user=args.user,
             password=_password(args.password_file),
             insecure_no_auth=args.insecure_no_auth,

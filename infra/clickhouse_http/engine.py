@@ -28,6 +28,7 @@ from chdb.state.sqlitelike import Connection
 from infra.clickhouse_http import access
 from infra.clickhouse_http.errors import ClickHouseHttpError, EngineStartError
 from infra.clickhouse_http.protocol import QueryStats
+from infra.clickhouse_http.sqltext import quote_identifier
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,14 @@ def _escaped(text: str) -> str:
 class ChdbEngine:
     """The embedded ClickHouse engine over one data directory, under access.py's grants."""
 
-    def __init__(self, path: Path, allowed_table_functions: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        allowed_table_functions: frozenset[str] = frozenset(),
+        default_database: str | None = None,
+    ) -> None:
         self.path = path
+        self.default_database = default_database
         path.mkdir(parents=True, exist_ok=True)
         # Private to this process and gone with it: only the engine reads it, at start.
         self._config_dir = Path(tempfile.mkdtemp(prefix="vidsight-chdb-"))
@@ -232,6 +239,10 @@ class ChdbEngine:
             for line in defaults.splitlines()
             if "\t" in line
         )
+        if default_database:
+            # A query that names no database runs here (chDB's own `default` cannot hold
+            # tables under the grants: it shows the host's files).
+            self._root.text(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(default_database)}")
         functions = self._root.text("SELECT name FROM system.table_functions").split()
         self.denied_functions = access.denied_functions(functions, allowed_table_functions)
         log.info("chdb engine opened path=%s version=%s timezone=%s", path, version, timezone)
@@ -239,9 +250,12 @@ class ChdbEngine:
     def open(self) -> Handle:
         """A fresh handle: default database and settings, no temporary tables."""
         try:
-            return Handle(Connection(self._target))
+            handle = Handle(Connection(self._target))
         except Exception as exc:
             raise ClickHouseHttpError.from_engine(str(exc)) from exc
+        if self.default_database:
+            handle.text(f"USE {quote_identifier(self.default_database)}")
+        return handle
 
     def close(self) -> None:
         """Shut the engine down; every other handle must be closed before."""

@@ -15,21 +15,13 @@ import json
 from collections.abc import Mapping
 
 from infra.clickhouse_http.engine import Handle
-from infra.clickhouse_http.sqltext import Statement
+from infra.clickhouse_http.sqltext import Statement, quote_identifier, quote_value
+
+__all__ = ["SessionSettings", "apply_fresh", "quote_identifier", "quote_value", "set_statement"]
 
 # readonly cannot be taken back once set (readonly=1/2 forbid changing it), so a session's
 # readonly level is fixed once, by the executor (_session_readonly), not per request here.
 _NOT_ON_SESSIONS = frozenset({"readonly"})
-
-
-def quote_value(value: str) -> str:
-    """A SQL string literal; ClickHouse parses it into the setting's own type."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def quote_identifier(name: str) -> str:
-    """A backquoted identifier."""
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def set_statement(changes: Mapping[str, str | None]) -> str:

@@ -52,6 +52,7 @@ class ServerConfig:
     insecure_no_auth: bool = False  # accept any credentials (refused unless asked for)
     allowed_hosts: tuple[str, ...] = ()  # Host/Origin names besides host and loopback names
     allowed_table_functions: frozenset[str] = frozenset()  # see access.SOURCES
+    default_database: str | None = None  # where a query naming no database runs (made at start)
     keep_alive_timeout_s: float = 30.0
     max_concurrent_queries: int = 100
     max_sessions: int = 256
@@ -397,7 +398,9 @@ class ClickHouseHttpServer:
     def start(self) -> None:
         """Open the engine, bind the socket, serve in the background."""
         self.config.check()
-        engine = ChdbEngine(self.config.path, self.config.allowed_table_functions)
+        engine = ChdbEngine(
+            self.config.path, self.config.allowed_table_functions, self.config.default_database
+        )
         sessions = SessionRegistry(engine.open, max_sessions=self.config.max_sessions)
         executor = Executor(
             engine,

@@ -320,3 +320,13 @@ def _set_names(text: bytes, toks: Iterator[Token]) -> frozenset[str]:
                 names.add(text[prev.start + 1 : prev.end - 1].decode("utf-8", "replace"))
         prev = tok
     return frozenset(names)
+
+
+def quote_value(value: str) -> str:
+    """A SQL string literal; ClickHouse parses it into the setting's own type."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    """A backquoted identifier."""
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"

@@ -289,6 +289,9 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
             # A path, never the password itself, on the command line.
             "--password-file",
             str(data / SECRETS_DIR / "clickhouse_password"),
+            # Analysts' queries and curl without ?database= find the platform's tables.
+            "--default-database",
+            "vidsight",
         ],
         probe=lambda: _http_ok(
             f"{url}/?query=SELECT%201",

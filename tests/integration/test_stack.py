@@ -464,3 +464,17 @@ def test_no_secret_in_status_command_lines_pid_files_logs_or_stack_json(stack) -
     assert seen >= 5, "the parts' processes were inspected"
     for log_file in (stack.data_dir / "logs").glob("*.log"):
         assert not leaks(log_file.read_text(errors="replace")), log_file
+
+
+def test_clickhouse_queries_without_a_database_run_in_vidsight(stack) -> None:
+    """`curl 'http://127.0.0.1:8123/' --data-binary 'SELECT count() FROM detections'` works."""
+    import httpx
+
+    auth = (stack.endpoints.clickhouse_user, stack.endpoints.clickhouse_password.get_secret_value())
+    url = stack.clickhouse_url
+    assert httpx.post(url, content=b"SELECT currentDatabase()", auth=auth).text == "vidsight\n"
+    table = f"t_default_db_{uuid.uuid4().hex[:8]}"
+    httpx.post(url, content=f"CREATE TABLE {table} (v UInt8) ENGINE = Memory", auth=auth)
+    httpx.post(url, content=f"INSERT INTO {table} VALUES (7)", auth=auth).raise_for_status()
+    got = httpx.get(url, params={"query": f"SELECT v FROM vidsight.{table}"}, auth=auth)
+    assert got.text == "7\n"
