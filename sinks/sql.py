@@ -45,6 +45,50 @@ def server_message(exc: Exception) -> str:
     return (match.group(1) if match else text).strip()
 
 
+_SYNTAX = re.compile(
+    r"Code: 62\. DB::Exception: Syntax error[^:]*: failed at position (\d+)"
+    r".*?(?:Expected (one of: )?(?P<expected>.*?))?\.?\s*\(SYNTAX_ERROR\)",
+    re.S,
+)
+_EXPECTED_SHOWN = 8
+
+
+def query_error(query: str, message: str) -> str:
+    """The server's message, a syntax error shown on the user's own query with a caret.
+
+    The client appends `` FORMAT ...`` to what it sends, so the server quotes text the user
+    never typed; the position it gives is a byte offset into that text, which starts with
+    the user's query.
+    """
+    match = _SYNTAX.search(message)
+    if match is None:
+        return message
+    offset = int(match.group(1)) - 1  # 1-based byte position
+    raw = query.encode()
+    at = len(query) if offset >= len(raw) else len(raw[:offset].decode(errors="ignore"))
+    line_no = query.count("\n", 0, at) + 1
+    start = query.rfind("\n", 0, at) + 1
+    end = query.find("\n", at)
+    line = query[start : end if end >= 0 else len(query)]
+    where = (
+        "at the end of the query"
+        if at >= len(query.rstrip())
+        else f"at line {line_no}, column {at - start + 1}"
+    )
+    lines = [
+        f"syntax error {where} (Code: 62, SYNTAX_ERROR):",
+        f"  {line}",
+        "  " + " " * (at - start) + "^",
+    ]
+    expected = (match.group("expected") or "").strip()
+    if expected:
+        items = [e.strip() for e in expected.replace("\n", " ").split(",") if e.strip()]
+        more = len(items) - _EXPECTED_SHOWN
+        shown = ", ".join(items[:_EXPECTED_SHOWN]) + (f" (and {more} more)" if more > 0 else "")
+        lines.append(f"expected: {shown}")
+    return "\n".join(lines)
+
+
 def _client(settings: SinkSettings, database: str | None) -> Any:
     from sinks.clickhouse.sink import client_for
 
@@ -64,7 +108,7 @@ def run_query(settings: SinkSettings, query: str, *, database: str | None = None
     except OperationalError as exc:
         raise SqlError(f"cannot reach ClickHouse at {settings.clickhouse_url}: {exc}") from exc
     except DatabaseError as exc:
-        raise SqlError(server_message(exc)) from exc
+        raise SqlError(query_error(query, server_message(exc))) from exc
     finally:
         client.close()
     types = tuple(t.name for t in result.column_types)
@@ -83,7 +127,7 @@ def stream_query(
     except OperationalError as exc:
         raise SqlError(f"cannot reach ClickHouse at {settings.clickhouse_url}: {exc}") from exc
     except DatabaseError as exc:
-        raise SqlError(server_message(exc)) from exc
+        raise SqlError(query_error(query, server_message(exc))) from exc
     finally:
         client.close()
 

@@ -46,3 +46,46 @@ def test_server_message_keeps_the_servers_words_only() -> None:
         "Code: 60. DB::Exception: Unknown table expression identifier 'nope'. (UNKNOWN_TABLE)"
     )
     assert server_message(Exception("connection refused")) == "connection refused"
+
+
+SYNTAX = (
+    "Code: 62. DB::Exception: Syntax error: failed at position {pos} ({tok}) (line 1, col {pos}): "
+    "{tail}\n FORMAT Native. Expected one of: token sequence, Dot, token, OR, AND, IS NULL, "
+    "IS NOT NULL, BETWEEN, NOT BETWEEN, LIKE, ILIKE. (SYNTAX_ERROR)"
+)
+
+
+def test_syntax_error_is_shown_on_the_users_query_not_the_clients() -> None:
+    from sinks.sql import query_error
+
+    shown = query_error("SELEC 1", SYNTAX.format(pos=7, tok="1", tail="1"))
+    assert "FORMAT Native" not in shown
+    assert shown.splitlines()[:3] == [
+        "syntax error at line 1, column 7 (Code: 62, SYNTAX_ERROR):",
+        "  SELEC 1",
+        "        ^",
+    ]
+    assert shown.endswith("BETWEEN (and 3 more)")
+
+
+def test_syntax_error_on_a_later_line_and_at_the_end() -> None:
+    from sinks.sql import query_error
+
+    query = "SELECT count()\nFROM detections WHERE"
+    at_end = query_error(query, SYNTAX.format(pos=len(query) + 2, tok="FORMAT", tail="x"))
+    assert at_end.splitlines()[:3] == [
+        "syntax error at the end of the query (Code: 62, SYNTAX_ERROR):",
+        "  FROM detections WHERE",
+        "                       ^",
+    ]
+    query = "SELECT a,\n  , b FROM t"
+    later = query_error(query, SYNTAX.format(pos=13, tok=",", tail=", b"))
+    assert later.splitlines()[0] == "syntax error at line 2, column 3 (Code: 62, SYNTAX_ERROR):"
+    assert later.splitlines()[2] == "    ^"
+
+
+def test_other_errors_pass_through() -> None:
+    from sinks.sql import query_error
+
+    message = "Code: 60. DB::Exception: Unknown table expression identifier 'x'. (UNKNOWN_TABLE)"
+    assert query_error("SELECT * FROM x", message) == message
