@@ -122,7 +122,31 @@ def replay_command(
 def sql_command(
     ctx: click.Context, query: str, data_dir: Path | None, fmt: str, database: str | None
 ) -> None:
-    """Run an analyst's SQL query on ClickHouse and print the result."""
+    """Run an analyst's SQL query on ClickHouse and print the result.
+
+    Read-only, enforced by the engine; table functions that reach files or the network are
+    refused. Times are UTC. Read `alerts` with FINAL (one row per alert, latest state) and
+    the *_hourly rollups with sum(...) / uniqMerge(tracks) and a GROUP BY.
+
+    \b
+    Tables (database vidsight):
+      detections            one row per detected object: camera_id, frame_ts, track_id,
+                            label, score, x1 y1 x2 y2, evidence_uri
+      sensor_events         zone_enter/zone_exit/line_cross/loiter/occupancy: camera_id,
+                            sensor_id, kind, direction (a_to_b/b_to_a), track_id, label, ts
+      alerts                alert states: alert_id, camera_id, sensor_id, rule, lifecycle,
+                            severity, label, top_score, start_ts, end_ts, event_count
+      detections_hourly     hour x camera x label: objects, score_sum, tracks
+      sensor_events_hourly  hour x camera x sensor x kind x direction x label: events, tracks
+      alerts_hourly         hour x camera x sensor x severity x label: alerts
+
+    \b
+    Examples:
+      vidsight sql "SELECT label, count() AS n FROM detections GROUP BY label ORDER BY n DESC"
+      vidsight sql --format csv "SELECT * FROM alerts FINAL LIMIT 100" > alerts.csv
+      vidsight sql "SELECT sensor_id, direction, sum(events) AS n FROM sensor_events_hourly
+                    WHERE kind = 'line_cross' GROUP BY sensor_id, direction"
+    """
     from sinks.sql import render_table, run_query, stream_query
 
     settings = _settings(ctx, data_dir)

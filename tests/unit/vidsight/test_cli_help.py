@@ -37,3 +37,11 @@ def test_every_option_has_help() -> None:
         if isinstance(param, click.Option) and not param.help
     ]
     assert missing == []
+
+
+def test_sql_help_lists_the_tables_and_gives_examples() -> None:
+    result = CliRunner().invoke(main, ["sql", "--help"])
+    assert result.exit_code == 0
+    for table in ("detections", "sensor_events", "alerts", "detections_hourly"):
+        assert f"\n    {table} " in result.output, table
+    assert "Examples:" in result.output and 'vidsight sql "SELECT' in result.output
