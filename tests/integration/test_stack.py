@@ -478,3 +478,46 @@ def test_clickhouse_queries_without_a_database_run_in_vidsight(stack) -> None:
     httpx.post(url, content=f"INSERT INTO {table} VALUES (7)", auth=auth).raise_for_status()
     got = httpx.get(url, params={"query": f"SELECT v FROM vidsight.{table}"}, auth=auth)
     assert got.text == "7\n"
+
+
+def test_two_data_dirs_on_one_configured_postgres_get_a_database_each(
+    stack, tmp_path: Path, stack_settings_factory: Callable[..., object]
+) -> None:
+    """A configured server is shared; the stacks' databases are not (named in status)."""
+    from pydantic import SecretStr
+
+    from infra.stack import postgres as pg
+
+    server = pg.with_database(stack.postgres_dsn, "postgres")
+    stacks = [
+        Stack(
+            stack_settings_factory(  # type: ignore[arg-type]
+                tmp_path / name,
+                postgres_database="",
+                external_postgres_dsn=SecretStr(server),
+            ),
+            ["postgres"],
+        )
+        for name in ("site-a", "site-b")
+    ]
+    databases = []
+    try:
+        for own in stacks:
+            (status,) = own.up()
+            assert status.healthy and not status.managed
+            databases.append(status.extra["database"])
+            state = json.loads((own.data / "stack.json").read_text())
+            assert state["postgres"]["database"] == status.extra["database"]
+            assert "***" in state["postgres"]["dsn"] or "@" not in state["postgres"]["dsn"]
+        assert databases[0] != databases[1]
+        assert all(d.startswith("vidsight_") for d in databases)
+        dsn_a = load(Endpoints, data_dir=tmp_path / "site-a").postgres_dsn.get_secret_value()
+        import psycopg
+
+        with psycopg.connect(dsn_a) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == (databases[0],)
+        shown = _vidsight("status", "--data-dir", str(tmp_path / "site-b"), env=stack.env())
+        assert databases[1] in shown.stdout
+    finally:
+        for name in databases:
+            pg.drop_database(server, name)
