@@ -516,8 +516,10 @@ def test_two_data_dirs_on_one_configured_postgres_get_a_database_each(
 
         with psycopg.connect(dsn_a) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (databases[0],)
-        shown = _vidsight("status", "--data-dir", str(tmp_path / "site-b"), env=stack.env())
-        assert databases[1] in shown.stdout
+        shown = _vidsight(
+            "status", "--json", "--data-dir", str(tmp_path / "site-b"), env=stack.env()
+        )
+        assert json.loads(shown.stdout)["postgres"]["database"] == databases[1]
     finally:
         for name in databases:
             pg.drop_database(server, name)
