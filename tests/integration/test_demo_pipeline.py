@@ -56,7 +56,15 @@ def test_synthetic_site_reaches_every_store_with_the_ground_truth(
             timeout_s=300,
         )
 
+    s3_log = stack.data_dir / "logs" / "s3.log"
+    s3_log_start = s3_log.stat().st_size if s3_log.exists() else 0
     run = demo()
+    with s3_log.open("rb") as fh:
+        fh.seek(s3_log_start)
+        errors = [
+            line for line in fh.read().decode(errors="replace").splitlines() if "ERROR" in line
+        ]
+    assert errors == [], "the S3 part logged no error during the demo run"
 
     # The scenes have crossings at all, in both directions somewhere: the check below is
     # not satisfied by two empty stores.
