@@ -45,6 +45,8 @@ class SensorKind(StrEnum):
     TRIPWIRE = "tripwire"
     LOITERING = "loitering"
     AOI = "aoi"
+    # Raised by the ETL (count_anomalies), never configured as a sensor: validation refuses it.
+    COUNT_ANOMALY = "count_anomaly"
     UNKNOWN = "unknown"
 
 
