@@ -5,7 +5,7 @@ from the ``DOMAIN`` of each domain module, so importing the assets registers not
 effect. A new domain module adds its ``DOMAIN`` to ``DOMAINS`` below.
 """
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from dagster_project import platform
 from dagster_project.domain import Domain
@@ -22,6 +22,9 @@ def build_definitions() -> Definitions:
         schedules=[s for d in DOMAINS for s in d.schedules],
         jobs=[j for d in DOMAINS for j in d.jobs],
         resources={"platform": platform_resource()},
+        # One process per run: the assets' work happens in ClickHouse/S3, and a process per
+        # step would multiply the run's memory by its steps (the queue runs at most two runs).
+        executor=in_process_executor,
     )
 
 
