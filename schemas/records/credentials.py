@@ -14,26 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-SECRET_PARAMS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "pass",
-        "secret",
-        "token",
-        "access_token",
-        "auth",
-        "key",
-        "apikey",
-        "api_key",
-        "sig",
-        "signature",
-    }
-)
-"""Query parameters whose value is taken for a secret (compared case-insensitively)."""
-
-MASK = "***"
+# One list of the query parameters taken for secrets, shared with every other redaction.
+from vidsight.redact import MASK, SECRET_PARAMS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
