@@ -1,0 +1,1 @@
+"""Retention tiers: the policy, and which evidence objects a run may delete."""
