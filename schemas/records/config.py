@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from schemas.errors import SchemaError
 from schemas.records.credentials import CameraCredentials, inline_secrets, redact_url
 from schemas.records.enums import DetectorKind, DirectionFilter, SensorKind, Severity
 from schemas.records.geometry import Point
@@ -72,7 +73,14 @@ class CameraConfig:
     credentials: CameraCredentials | None = None
 
     def to_avro(self) -> dict[str, Any]:
-        """The Avro datum."""
+        """The Avro datum; a source with an inline password is refused, never published."""
+        found = inline_secrets(self.source)
+        if found and redact_url(self.source) != self.source:  # masked already: nothing secret
+            raise SchemaError(
+                f"camera {self.camera_id!r}: the source {redact_url(self.source)} carries "
+                f"credentials ({', '.join(found)}); name them with a credentials reference "
+                "(username + password_env or password_file) instead"
+            )
         return {
             "camera_id": self.camera_id,
             "name": self.name,

@@ -261,3 +261,25 @@ def test_rtsp_login_never_shows_in_errors_or_logs(caplog: pytest.LogCaptureFixtu
     assert url in str(err.value)
     for text in texts:
         assert PASSWORD not in text and "p%40ss" not in text
+
+
+def test_a_camera_record_with_an_inline_password_cannot_be_encoded() -> None:
+    """No vidsight tool can put a password on the cameras topic, whatever path it takes."""
+    import dataclasses
+
+    from schemas.errors import SchemaError
+    from schemas.records import CameraConfig, DetectorKind, DetectorSpec
+
+    record = CameraConfig(
+        camera_id="gate-1",
+        name="Gate",
+        source="rtsp://10.0.0.5/stream1",
+        fps=5.0,
+        detector=DetectorSpec(kind=DetectorKind.MOTION),
+        updated_ts=1,
+    )
+    assert record.to_avro()["source"] == "rtsp://10.0.0.5/stream1"
+    leaky = dataclasses.replace(record, source="rtsp://admin:hunter2@10.0.0.5/stream1")
+    with pytest.raises(SchemaError) as info:
+        leaky.to_avro()
+    assert "hunter2" not in str(info.value) and "gate-1" in str(info.value)
