@@ -9,6 +9,10 @@ types, so ``long`` and ``timestamp-micros`` (or a field with and without a defau
 one id and a consumer would decode with the wrong schema. Confluent makes the same choice (its
 lookup hashes the full schema string). The fingerprint of the Parsing Canonical Form is still
 exposed for tools that want it.
+
+A schema with references is parsed after the schemas it references (their named types become
+known first), and its canonical text names those types without copying them in; its identity is
+the canonical text together with the references.
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import avro.name
 import avro.schema
 import fastavro
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 
 from schemas.registry.errors import InvalidSchemaError
 from schemas.registry.limits import check_depth
+from schemas.registry.references import Reference
 
 AVRO = "AVRO"
 
@@ -35,6 +42,7 @@ class AvroSchema:
 
     canonical: str
     parsed: avro.schema.Schema = field(compare=False, repr=False)
+    references: tuple[Reference, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -42,8 +50,16 @@ class AvroSchema:
         return hashlib.sha256(self.parsed.canonical_form.encode()).hexdigest()
 
 
-def parse_avro(text: str) -> AvroSchema:
-    """Parse and validate Avro schema JSON; raise InvalidSchemaError (42201) saying why."""
+def parse_avro(
+    text: str,
+    references: tuple[Reference, ...] = (),
+    dependencies: Sequence[str] = (),
+) -> AvroSchema:
+    """Parse and validate Avro schema JSON; raise InvalidSchemaError (42201) saying why.
+
+    ``dependencies`` are the texts of the schemas ``references`` pull in, each after the ones
+    it needs (``references.dependencies`` orders them).
+    """
     if not isinstance(text, str) or not text.strip():
         raise InvalidSchemaError("Invalid schema: the schema must be a non-empty string")
     # Both Avro parsers (and json) recurse per level: measure the depth before any of them runs.
@@ -58,17 +74,38 @@ def parse_avro(text: str) -> AvroSchema:
         # this is not an error, and a warning filter set to "error" must not make it one.
         warnings.simplefilter("ignore")
         try:
-            parsed = avro.schema.parse(text)
-            # fastavro is the reader the project's serde and confluent-kafka use, and unlike the
-            # avro package it checks that defaults match their field types: a schema whose
-            # default fastavro rejects would be registered fine and fail in every consumer.
-            fastavro.parse_schema(data)
+            if dependencies:
+                parsed, known = _parse_with(data, dependencies)
+            else:
+                parsed, known = avro.schema.parse(text), avro.name.Names()
+                # fastavro is the reader the project's serde and confluent-kafka use, and unlike
+                # the avro package it checks that defaults match their field types: a schema
+                # whose default fastavro rejects would be registered fine and fail in every
+                # consumer.
+                fastavro.parse_schema(data)
         # Both libraries raise assorted classes for bad input (avro's AvroException, fastavro's
         # own SchemaParseException, plain TypeError/KeyError on odd shapes), so catch them all.
         except Exception as exc:
             raise InvalidSchemaError(f"Invalid schema: {exc}") from exc
-    canonical = json.dumps(parsed.to_json(), sort_keys=True, separators=(",", ":"))
-    return AvroSchema(canonical=canonical, parsed=parsed)
+    # Named types of the referenced schemas are written by name: they stay in their subjects.
+    canonical = json.dumps(parsed.to_json(known), sort_keys=True, separators=(",", ":"))
+    return AvroSchema(canonical=canonical, parsed=parsed, references=references)
+
+
+def _parse_with(data: Any, dependencies: Sequence[str]) -> tuple[avro.schema.Schema, Any]:
+    """Parse ``data`` after ``dependencies`` with both libraries; the parsed schema and the
+    names the dependencies define."""
+    names = avro.name.Names(validate_names=True)
+    named: dict[str, Any] = {}
+    for text in dependencies:
+        dependency = json.loads(text)
+        avro.schema.make_avsc_object(dependency, names)
+        fastavro.parse_schema(dependency, named_schemas=named)
+    known = avro.name.Names(validate_names=True)
+    known.names = dict(names.names)
+    parsed = avro.schema.make_avsc_object(data, names)
+    fastavro.parse_schema(data, named_schemas=named)
+    return parsed, known
 
 
 def _short(schema: avro.schema.Schema) -> str:

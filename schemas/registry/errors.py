@@ -50,6 +50,12 @@ class ForbiddenError(RegistryError):
     error_code = 40301
 
 
+class NotAcceptableError(RegistryError):
+    """The request's Accept header allows none of the JSON types the API answers with."""
+
+    error_code = 406
+
+
 class PayloadTooLargeError(RegistryError):
     """The request body is larger than ``registry_max_body_bytes``."""
 
@@ -124,6 +130,13 @@ class SubjectConfigNotFoundError(RegistryError):
         )
 
 
+class SubjectModeNotFoundError(RegistryError):
+    error_code = 40409
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"Subject '{subject}' does not have subject-level mode configured")
+
+
 class IncompatibleSchemaError(RegistryError):
     """The schema breaks the subject's compatibility level; ``details`` lists why."""
 
@@ -167,6 +180,18 @@ class InvalidModeError(RegistryError):
 
 class OperationNotPermittedError(RegistryError):
     error_code = 42205
+
+
+class ReferenceExistsError(RegistryError):
+    """A version that other schemas reference cannot be deleted (Confluent's 42206)."""
+
+    error_code = 42206
+
+    def __init__(self, subject: str, version: int, referrers: list[int]) -> None:
+        super().__init__(
+            f"One or more references exist to the schema {{subject={subject},version={version}}}"
+            f": schema ids {referrers}; delete those first"
+        )
 
 
 class InvalidSubjectError(RegistryError):

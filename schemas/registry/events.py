@@ -6,6 +6,9 @@ in offset order (``RegistryState.apply``). Values are JSON objects with a ``type
 loudly instead of building a wrong state. Keys are the subject name (UTF-8) for subject-scoped
 records and absent for global ones; with one partition, order is total either way.
 
+``SchemaRegistered`` carries ``references`` only when the schema has some, so records without
+references are written exactly as before and records of older registries still load.
+
 Ids travel inside ``SchemaRegistered`` on purpose: replay must give every schema the id it was
 first given, independent of how the state decides ids for new registrations.
 """
@@ -18,6 +21,7 @@ from typing import Any
 
 from schemas.registry.compatibility import Compatibility
 from schemas.registry.errors import CorruptLogError, InvalidCompatibilityLevelError
+from schemas.registry.references import Reference
 
 FORMAT = 1
 
@@ -31,6 +35,7 @@ class SchemaRegistered:
     schema_id: int
     schema: str
     schema_type: str = "AVRO"
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,21 @@ class ConfigDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeSet:
+    """The mode of ``subject`` was set (READWRITE, the one mode this registry offers)."""
+
+    subject: str
+    mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModeDeleted:
+    """The mode of ``subject`` was removed: it follows the global mode again."""
+
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
 class LogMarker:
     """Not a state change: a unique record the registry writes and reads back to find the end
     of the log, because the local broker's high watermark cannot be trusted."""
@@ -73,7 +93,15 @@ class LogMarker:
     token: str
 
 
-Event = SchemaRegistered | VersionDeleted | SubjectDeleted | ConfigSet | ConfigDeleted
+Event = (
+    SchemaRegistered
+    | VersionDeleted
+    | SubjectDeleted
+    | ConfigSet
+    | ConfigDeleted
+    | ModeSet
+    | ModeDeleted
+)
 Record = Event | LogMarker
 
 
@@ -89,6 +117,8 @@ def encode(record: Record) -> tuple[bytes | None, bytes]:
                 "schemaType": record.schema_type,
                 "schema": record.schema,
             }
+            if record.references:
+                body["references"] = [ref.to_json() for ref in record.references]
         case VersionDeleted():
             body = {
                 "subject": record.subject,
@@ -99,8 +129,10 @@ def encode(record: Record) -> tuple[bytes | None, bytes]:
             body = {"subject": record.subject, "permanent": record.permanent}
         case ConfigSet():
             body = {"subject": record.subject, "compatibility": record.compatibility.value}
-        case ConfigDeleted():
+        case ConfigDeleted() | ModeDeleted():
             body = {"subject": record.subject}
+        case ModeSet():
+            body = {"subject": record.subject, "mode": record.mode}
         case LogMarker():
             body = {"token": record.token}
     value = {"type": type(record).__name__, "format": FORMAT, **body}
@@ -115,6 +147,21 @@ def _get(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise CorruptLogError(f"field {name!r} is missing or of the wrong type: {value!r}")
     return value
+
+
+def _references(value: object) -> tuple[Reference, ...]:
+    if not isinstance(value, list):
+        raise CorruptLogError(f"field 'references' is not a list: {value!r}")
+    refs = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise CorruptLogError(f"a reference is not an object: {item!r}")
+        refs.append(
+            Reference(
+                _get(item, "name", str), _get(item, "subject", str), _get(item, "version", int)
+            )
+        )
+    return tuple(refs)
 
 
 def decode(value: bytes) -> Record:
@@ -136,6 +183,7 @@ def decode(value: bytes) -> Record:
                 schema_id=_get(body, "id", int),
                 schema=_get(body, "schema", str),
                 schema_type=_get(body, "schemaType", str),
+                references=_references(body.get("references", [])),
             )
         case "VersionDeleted":
             return VersionDeleted(
@@ -155,6 +203,10 @@ def decode(value: bytes) -> Record:
             return ConfigSet(subject=_get(body, "subject", optional_subject), compatibility=level)
         case "ConfigDeleted":
             return ConfigDeleted(subject=_get(body, "subject", optional_subject))
+        case "ModeSet":
+            return ModeSet(subject=_get(body, "subject", str), mode=_get(body, "mode", str))
+        case "ModeDeleted":
+            return ModeDeleted(subject=_get(body, "subject", str))
         case "LogMarker":
             return LogMarker(token=_get(body, "token", str))
         case other:

@@ -18,7 +18,7 @@ from typing import TypeVar
 from schemas.registry.avro_schema import AvroSchema
 from schemas.registry.compatibility import Compatibility
 from schemas.registry.errors import CorruptLogError, RegistryError, StoreError
-from schemas.registry.events import ConfigSet, Event
+from schemas.registry.events import ConfigSet, Event, ModeSet
 from schemas.registry.log import EventLog
 from schemas.registry.metrics import RegistryMetrics
 from schemas.registry.state import Registration, RegistryState
@@ -114,3 +114,9 @@ class RegistryService:
 
     async def delete_config(self, subject: str | None) -> Compatibility:
         return await self._change(lambda state: state.decide_delete_config(subject))
+
+    async def set_mode(self, subject: str, mode: str) -> str:
+        return await self._change(lambda state: (mode, ModeSet(subject, mode)))
+
+    async def delete_mode(self, subject: str) -> str:
+        return await self._change(lambda state: state.decide_delete_mode(subject))

@@ -12,7 +12,9 @@ Semantics follow Confluent Schema Registry:
 - versions count per subject from 1; a new version is one more than the highest version the
   subject holds, soft-deleted ones included;
 - a soft delete hides a version (reads show it with ``deleted=true``); a permanent delete is
-  allowed only after a soft one and removes it; compatibility ignores soft-deleted versions.
+  allowed only after a soft one and removes it; compatibility ignores soft-deleted versions;
+- a schema's identity is its canonical text together with its references; a version that some
+  stored schema references cannot be deleted (42206) until that schema is gone.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from schemas.registry.compatibility import Compatibility, compatibility_problems
 from schemas.registry.errors import (
     CorruptLogError,
     IncompatibleSchemaError,
-    InvalidVersionError,
+    InvalidSchemaError,
+    ReferenceExistsError,
     SchemaNotFoundError,
     SubjectConfigNotFoundError,
+    SubjectModeNotFoundError,
     SubjectNotFoundError,
     SubjectNotSoftDeletedError,
     SubjectSoftDeletedError,
@@ -38,52 +42,37 @@ from schemas.registry.events import (
     ConfigDeleted,
     ConfigSet,
     Event,
+    ModeDeleted,
+    ModeSet,
     SchemaRegistered,
     SubjectDeleted,
     VersionDeleted,
 )
+from schemas.registry.references import (
+    LATEST_REFERENCE,
+    Reference,
+    ReferencedSchema,
+    dependencies,
+)
+from schemas.registry.views import (
+    LATEST,
+    Registration,
+    StoredSchema,
+    SubjectVersion,
+    parse_version,
+)
 
-LATEST = -1
-_MAX_VERSION = 2**31 - 1
+__all__ = [
+    "LATEST",
+    "Registration",
+    "RegistryState",
+    "StoredSchema",
+    "SubjectVersion",
+    "parse_version",
+]
 
-
-def parse_version(text: str) -> int:
-    """A version path segment: ``latest`` or -1 give LATEST, else an int in [1, 2^31-1]."""
-    if text.strip().lower() == "latest":
-        return LATEST
-    try:
-        version = int(text)
-    except ValueError:
-        raise InvalidVersionError(text) from None
-    if version == LATEST or 1 <= version <= _MAX_VERSION:
-        return version
-    raise InvalidVersionError(text)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSchema:
-    schema_id: int
-    schema_type: str
-    schema: str
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectVersion:
-    subject: str
-    version: int
-    schema_id: int
-    schema_type: str
-    schema: str
-    deleted: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Registration:
-    """The outcome of a registration; ``event`` is None when nothing needs writing."""
-
-    schema_id: int
-    version: int
-    event: SchemaRegistered | None
+GLOBAL_MODE = "READWRITE"
+_Key = tuple[str, str, tuple[Reference, ...]]  # (schema type, canonical text, references)
 
 
 @dataclass(slots=True)
@@ -100,9 +89,10 @@ class RegistryState:
     # subject -> version -> record; versions are inserted in increasing order.
     _subjects: dict[str, dict[int, _Version]] = field(default_factory=dict, init=False)
     _schemas: dict[int, StoredSchema] = field(default_factory=dict, init=False)
-    _ids: dict[tuple[str, str], int] = field(default_factory=dict, init=False)
+    _ids: dict[_Key, int] = field(default_factory=dict, init=False)
     _global: Compatibility | None = field(default=None, init=False)
     _subject_config: dict[str, Compatibility] = field(default_factory=dict, init=False)
+    _subject_mode: dict[str, str] = field(default_factory=dict, init=False)
     _parsed: dict[int, AvroSchema] = field(default_factory=dict, init=False)
 
     # ------------------------------------------------------------------ fold
@@ -127,6 +117,7 @@ class RegistryState:
                     self._subjects.pop(subject, None)
                     # Confluent drops a subject's own config with the subject itself.
                     self._subject_config.pop(subject, None)
+                    self._subject_mode.pop(subject, None)
                 else:
                     for record in self._subjects.get(subject, {}).values():
                         record.deleted = True
@@ -138,11 +129,15 @@ class RegistryState:
                 self._global = None
             case ConfigDeleted(subject=str(subject)):
                 self._subject_config.pop(subject, None)
+            case ModeSet(subject=subject, mode=mode):
+                self._subject_mode[subject] = mode
+            case ModeDeleted(subject=subject):
+                self._subject_mode.pop(subject, None)
 
     def _apply_registered(self, event: SchemaRegistered) -> None:
-        key = (event.schema_type, event.schema)
+        key = (event.schema_type, event.schema, event.references)
         known = self._schemas.get(event.schema_id)
-        if known is not None and (known.schema_type, known.schema) != key:
+        if known is not None and (known.schema_type, known.schema, known.references) != key:
             raise CorruptLogError(f"schema id {event.schema_id} is registered twice, differently")
         if self._ids.get(key, event.schema_id) != event.schema_id:
             raise CorruptLogError(
@@ -205,7 +200,7 @@ class RegistryState:
     def lookup(self, subject: str, schema: AvroSchema, *, deleted: bool = False) -> SubjectVersion:
         """The version of ``subject`` holding ``schema``; 40401 / 40403 when there is none."""
         shown = self.versions(subject, deleted=deleted)
-        schema_id = self._ids.get((AVRO, schema.canonical))
+        schema_id = self._ids.get(_key(schema))
         # Newest first, so a schema registered again after a soft delete finds the live copy.
         for number in reversed(shown):
             if self._subjects[subject][number].schema_id == schema_id:
@@ -243,13 +238,80 @@ class RegistryState:
             raise VersionNotFoundError(version)
         return compatibility_problems(level, schema, target, all_given=True)
 
+    def listing(
+        self, prefix: str = "", *, deleted: bool = False, latest_only: bool = False
+    ) -> list[SubjectVersion]:
+        """Every version of the subjects starting with ``prefix`` (``GET /schemas``), by
+        subject then version; with ``latest_only`` the newest shown version of each."""
+        shown = []
+        for subject in sorted(self._subjects):
+            if not subject.startswith(prefix):
+                continue
+            numbers = [
+                v for v, rec in self._subjects[subject].items() if deleted or not rec.deleted
+            ]
+            for number in numbers[-1:] if latest_only else numbers:
+                shown.append(self._view(subject, number))
+        return shown
+
+    def referenced_by(self, subject: str, version: int) -> list[int]:
+        """Ids of the stored schemas that reference ``version`` of ``subject``, ascending."""
+        return sorted(
+            schema_id
+            for schema_id, stored in self._schemas.items()
+            if any(ref.subject == subject and ref.version == version for ref in stored.references)
+            and self.schema_versions(schema_id, deleted=True)
+        )
+
+    def parse(self, text: str, references: tuple[Reference, ...] = ()) -> AvroSchema:
+        """Parse ``text`` with the named types of ``references`` known; 42201 when a referenced
+        version does not exist. A reference to version -1 is pinned to the latest version."""
+        pinned = tuple(self._pin(ref) for ref in references)
+        return parse_avro(text, pinned, dependencies(pinned, self._referenced))
+
+    def _pin(self, ref: Reference) -> Reference:
+        versions = self._all(ref.subject)
+        if ref.version == LATEST_REFERENCE:
+            live = [v for v, rec in versions.items() if not rec.deleted]
+            if live:
+                return Reference(ref.name, ref.subject, live[-1])
+        elif ref.version in versions:
+            return ref
+        raise InvalidSchemaError(
+            f"Invalid schema: reference {ref.name!r} names subject {ref.subject!r} version "
+            f"{ref.version}, which does not exist"
+        )
+
+    def _referenced(self, ref: Reference) -> ReferencedSchema:
+        record = self._all(ref.subject).get(ref.version)
+        if record is None:
+            raise InvalidSchemaError(
+                f"Invalid schema: referenced subject {ref.subject!r} version {ref.version} "
+                "does not exist"
+            )
+        stored = self._schemas[record.schema_id]
+        return ReferencedSchema(stored.schema, stored.references)
+
+    def subject_mode(self, subject: str, *, default_to_global: bool = False) -> str:
+        """The mode set on ``subject`` itself; 40409 when none is (unless defaulting)."""
+        if subject in self._subject_mode:
+            return self._subject_mode[subject]
+        if default_to_global:
+            return GLOBAL_MODE
+        raise SubjectModeNotFoundError(subject)
+
+    def decide_delete_mode(self, subject: str) -> tuple[str, ModeDeleted]:
+        """The mode being removed and the record; 40401 when ``subject`` has none of its own."""
+        if subject not in self._subject_mode:
+            raise SubjectNotFoundError(subject)
+        return self._subject_mode[subject], ModeDeleted(subject)
+
     # ------------------------------------------------------------- decisions
 
     def decide_register(self, subject: str, schema: AvroSchema) -> Registration:
         """Where ``schema`` lands in ``subject``; 409 IncompatibleSchemaError when it breaks
         the subject's level. An identical live version answers with no event (idempotent)."""
-        key = (AVRO, schema.canonical)
-        existing_id = self._ids.get(key)
+        existing_id = self._ids.get(_key(schema))
         versions = self._subjects.get(subject, {})
         for number in reversed(versions):
             record = versions[number]
@@ -262,7 +324,9 @@ class RegistryState:
             raise IncompatibleSchemaError(subject, problems)
         schema_id = existing_id if existing_id is not None else self.max_schema_id + 1
         version = max(versions, default=0) + 1
-        event = SchemaRegistered(subject, version, schema_id, schema.canonical, AVRO)
+        event = SchemaRegistered(
+            subject, version, schema_id, schema.canonical, AVRO, schema.references
+        )
         return Registration(schema_id, version, event)
 
     def decide_delete_subject(
@@ -276,9 +340,11 @@ class RegistryState:
         if permanent:
             if live:
                 raise SubjectNotSoftDeletedError(subject)
+            self._refuse_referenced(subject, list(versions))
             return list(versions), SubjectDeleted(subject, permanent=True)
         if not live:
             raise SubjectSoftDeletedError(subject)
+        self._refuse_referenced(subject, live)
         return live, SubjectDeleted(subject, permanent=False)
 
     def decide_delete_version(
@@ -301,6 +367,7 @@ class RegistryState:
             raise VersionNotSoftDeletedError(subject, version)
         if not permanent and record.deleted:
             raise VersionSoftDeletedError(subject, version)
+        self._refuse_referenced(subject, [version])
         return version, VersionDeleted(subject, version, permanent=permanent)
 
     def decide_delete_config(self, subject: str | None) -> tuple[Compatibility, ConfigDeleted]:
@@ -314,6 +381,12 @@ class RegistryState:
 
     # --------------------------------------------------------------- helpers
 
+    def _refuse_referenced(self, subject: str, versions: list[int]) -> None:
+        for version in versions:
+            referrers = self.referenced_by(subject, version)
+            if referrers:
+                raise ReferenceExistsError(subject, version, referrers)
+
     def _all(self, subject: str) -> dict[int, _Version]:
         return self._subjects.get(subject, {})
 
@@ -321,13 +394,20 @@ class RegistryState:
         record = self._subjects[subject][number]
         stored = self._schemas[record.schema_id]
         return SubjectVersion(
-            subject, number, record.schema_id, stored.schema_type, stored.schema, record.deleted
+            subject,
+            number,
+            record.schema_id,
+            stored.schema_type,
+            stored.schema,
+            record.deleted,
+            stored.references,
         )
 
     def parsed(self, schema_id: int) -> AvroSchema:
         """The parsed form of a stored schema, parsed once and kept."""
         if schema_id not in self._parsed:
-            self._parsed[schema_id] = parse_avro(self._schemas[schema_id].schema)
+            stored = self._schemas[schema_id]
+            self._parsed[schema_id] = self.parse(stored.schema, stored.references)
         return self._parsed[schema_id]
 
     def _live_newest_first(self, subject: str) -> list[tuple[int, AvroSchema]]:
@@ -337,3 +417,7 @@ class RegistryState:
             for number in reversed(versions)
             if not versions[number].deleted
         ]
+
+
+def _key(schema: AvroSchema) -> _Key:
+    return (AVRO, schema.canonical, schema.references)
