@@ -1,0 +1,1 @@
+"""Hourly and daily analytics: SQL builders and pure transforms used by the Dagster assets."""
