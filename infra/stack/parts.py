@@ -26,9 +26,25 @@ from vidsight.settings import SECRETS_DIR, StackSettings
 
 log = logging.getLogger(__name__)
 
-PART_ORDER = ("s3", "kafka", "schema-registry", "postgres", "mongo", "clickhouse", "dagster")
-# Parts that must be healthy before a part starts.
-DEPENDS_ON: dict[str, tuple[str, ...]] = {"kafka": ("s3",), "schema-registry": ("kafka",)}
+PART_ORDER = (
+    "s3",
+    "kafka",
+    "schema-registry",
+    "postgres",
+    "mongo",
+    "clickhouse",
+    "dagster",
+    "dagster-daemon",
+)
+# Parts that must be healthy before a part starts (when this `up` starts them too).
+DEPENDS_ON: dict[str, tuple[str, ...]] = {
+    "kafka": ("s3",),
+    "schema-registry": ("kafka",),
+    # The Dagster instance keeps its runs, events and schedules in PostgreSQL; the daemon's
+    # health is read through the webserver.
+    "dagster": ("postgres",),
+    "dagster-daemon": ("postgres", "dagster"),
+}
 TANSU_BUCKET = "tansu"
 SCHEMAS_TOPIC = "_schemas"
 PG_SYSTEM_USER = "vidsight_pg"
@@ -299,52 +315,6 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
             auth=(s.clickhouse_user, s.clickhouse_password.get_secret_value()),
         ),
         data_dir=root,
-    )
-
-
-_LOCATIONS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
-  name locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-
-
-def _dagster_probe(url: str) -> None:
-    """The webserver answers and vidsight's code location loaded (not a PythonError)."""
-    resp = httpx.post(f"{url}/graphql", json={"query": _LOCATIONS_QUERY}, timeout=3.0)
-    resp.raise_for_status()
-    workspace = resp.json()["data"]["workspaceOrError"]
-    entries = workspace.get("locationEntries") or []
-    if not entries:
-        raise RuntimeError("no code location loaded yet")
-    for entry in entries:
-        loaded = entry.get("locationOrLoadError") or {}
-        if loaded.get("__typename") != "RepositoryLocation":
-            raise RuntimeError(f"code location {entry['name']} failed: {loaded.get('message')}")
-
-
-def dagster_part(s: StackSettings, data: Path, endpoints_env: dict[str, str]) -> Part:
-    dagster = _venv_bin("dagster")
-    if dagster is None or _venv_bin("dagster-webserver") is None:
-        raise MissingBinaryError("dagster", "the dagster command", "dagster-webserver")
-    port = s.ports.dagster
-    url = f"http://{s.host}:{port}"
-    home = data / "dagster"
-    return Part(
-        name="dagster",
-        port=port,
-        url=url,
-        # `dagster dev` runs the webserver and the daemon (schedules, sensors) together.
-        command=[
-            dagster,
-            "dev",
-            "-h",
-            s.host,
-            "-p",
-            str(port),
-            "-m",
-            "dagster_project.definitions",
-        ],
-        env={"DAGSTER_HOME": str(home), **endpoints_env},
-        probe=lambda: _dagster_probe(url),
-        data_dir=home,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from infra.stack import broker_storage
+from infra.stack import dagster_parts as dp
 from infra.stack import parts as p
 from infra.stack import postgres as pg
 from infra.stack import secrets as sec
@@ -141,8 +142,9 @@ class Stack:
             return p.mongo_part(s, d)
         if name == "clickhouse":
             return p.clickhouse_part(s, d)
-        if name == "dagster":
-            return p.dagster_part(s, d, self.endpoints_env())
+        if name in (dp.WEBSERVER, dp.DAEMON):
+            build = dp.webserver_part if name == dp.WEBSERVER else dp.daemon_part
+            return build(s, d, self.endpoints_env(), dp.sqlalchemy_url(self.dagster_pg_url()))
         if name == "postgres":
             password = sec.read_secret(d, sec.POSTGRES_PASSWORD)
             return p.embedded_postgres_part(s, d, password, self.postgres_database())
@@ -222,6 +224,16 @@ class Stack:
         digest = hashlib.sha256(str(self.data).encode()).hexdigest()[:8]
         return f"vidsight_{digest}"
 
+    def dagster_database(self) -> str:
+        ext = self.settings.external_postgres_dsn.get_secret_value()
+        external = bool(ext) or self.postgres_mode()[0] == "external"
+        return dp.dagster_database(self.postgres_database(), external)
+
+    def dagster_pg_url(self, database: str | None = None) -> str:
+        """URL of the Dagster instance's database (or of ``database`` on the same server)."""
+        ext = self.settings.external_postgres_dsn.get_secret_value()
+        return pg.with_database(ext or self.postgres_mode()[1], database or self.dagster_database())
+
     def _decide_postgres(self) -> str | None:
         """The configured server's database DSN, or None to run embedded-postgres."""
         ext = self.settings.external_postgres_dsn.get_secret_value()
@@ -285,11 +297,20 @@ class Stack:
                 (self.data / "s3" / bucket).mkdir(parents=True, exist_ok=True)
         elif part.data_dir is not None:
             part.data_dir.mkdir(parents=True, exist_ok=True)
-        if part.name == "dagster" and part.data_dir is not None:
-            # The stack owns this instance file: no telemetry (these machines reach nothing but
-            # package registries) and no first-use pop-up over the UI.
-            instance = part.data_dir / "dagster.yaml"
-            instance.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+        if part.name in (dp.WEBSERVER, dp.DAEMON) and part.data_dir is not None:
+            # The stack owns the instance file; the instance's database is created like ours.
+            dp.write_instance_file(part.data_dir)
+            admin = self.settings.external_postgres_dsn.get_secret_value() or (
+                self.dagster_pg_url("postgres")
+            )
+            try:
+                pg.ensure_database(admin, self.dagster_database())
+            except Exception as exc:
+                raise StackError(
+                    f"{part.name}: cannot create database {self.dagster_database()} on "
+                    f"{redact_url(admin)} ({redact_text(str(exc))}); the Dagster parts need "
+                    "the stack's PostgreSQL"
+                ) from exc
 
     def _start(self, part: p.Part) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **part.env}
