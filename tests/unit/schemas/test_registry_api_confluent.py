@@ -35,7 +35,7 @@ TOP = {
     "fields": [{"name": "s", "type": "com.x.Shared"}],
 }
 TOP_V2 = {**TOP, "fields": [*TOP["fields"], {"name": "n", "type": "long", "default": 0}]}
-TOP_BREAKING = {**TOP, "fields": [*TOP["fields"], {"name": "n", "type": "long"}]}
+TOP_BREAKING = {**TOP, "fields": [*TOP["fields"], {"name": "z", "type": "long"}]}
 REF = {"name": "com.x.Shared", "subject": "shared-value", "version": 1}
 
 
@@ -238,3 +238,136 @@ def test_verbose_compatibility_of_an_unparsable_schema_is_a_false_answer(
         {"schema": json.dumps(unknown_type)},
     )
     assert verbose.json()["is_compatible"] is False
+
+
+# ------------------------------------------------------------------------- schema references
+
+
+def register_shared(client: TestClient) -> int:
+    return register(client, "shared-value", json.dumps(SHARED))
+
+
+def test_a_schema_with_references_is_registered_and_served_with_them(client: TestClient) -> None:
+    shared_id = register_shared(client)
+    created = with_refs(client, "/subjects/top-value/versions", TOP, REF)
+    assert created.status_code == 200, created.text
+    top_id = created.json()["id"]
+    assert top_id != shared_id
+    by_id = client.get(f"/schemas/ids/{top_id}").json()
+    assert by_id["references"] == [REF]
+    # The stored schema names the shared type; it does not copy it in.
+    assert json.loads(by_id["schema"])["fields"][0]["type"] == "com.x.Shared"
+    version = client.get("/subjects/top-value/versions/1").json()
+    assert version["references"] == [REF] and version["id"] == top_id
+    assert "references" not in client.get(f"/schemas/ids/{shared_id}").json()
+    assert client.get("/subjects/shared-value/versions/1/referencedby").json() == [top_id]
+    listed = client.get("/schemas?subjectPrefix=top").json()
+    assert listed[0]["references"] == [REF]
+    # Registering the same schema with the same references again is idempotent.
+    assert with_refs(client, "/subjects/top-value/versions", TOP, REF).json() == {"id": top_id}
+
+
+def test_references_must_name_existing_versions(client: TestClient) -> None:
+    missing = with_refs(client, "/subjects/top-value/versions", TOP, REF)
+    assert_error(missing, 422, 42201)
+    assert "shared-value" in missing.json()["message"]
+    register_shared(client)
+    wrong_version = with_refs(client, "/subjects/top-value/versions", TOP, {**REF, "version": 7})
+    assert_error(wrong_version, 422, 42201)
+    # Without references the shared type is unknown: the schema does not parse.
+    assert_error(
+        post(client, "/subjects/top-value/versions", {"schema": json.dumps(TOP)}), 422, 42201
+    )
+    for bad in ([{"name": "x"}], {"name": "x"}, [{"name": "x", "subject": "s", "version": "1"}]):
+        malformed = post(
+            client, "/subjects/top-value/versions", {"schema": json.dumps(TOP), "references": bad}
+        )
+        assert_error(malformed, 422, 42201)
+    assert client.get("/subjects").json() == ["shared-value"]
+
+
+def test_latest_reference_is_pinned_to_a_version(client: TestClient) -> None:
+    register_shared(client)
+    register(client, "shared-value", json.dumps(SHARED_V2))
+    created = with_refs(client, "/subjects/top-value/versions", TOP, {**REF, "version": -1})
+    top_id = created.json()["id"]
+    assert client.get(f"/schemas/ids/{top_id}").json()["references"] == [{**REF, "version": 2}]
+
+
+def test_referenced_versions_cannot_be_deleted(client: TestClient) -> None:
+    register_shared(client)
+    top_id = with_refs(client, "/subjects/top-value/versions", TOP, REF).json()["id"]
+    assert_error(client.delete("/subjects/shared-value/versions/1"), 422, 42206)
+    assert_error(client.delete("/subjects/shared-value/versions/latest"), 422, 42206)
+    refused = client.delete("/subjects/shared-value")
+    assert_error(refused, 422, 42206)
+    assert str(top_id) in refused.json()["message"]
+    assert client.get("/subjects/shared-value/versions").json() == [1]
+    # A soft-deleted referrer still needs its types: only once it is gone for good may they go.
+    assert client.delete("/subjects/top-value").json() == [1]
+    assert_error(client.delete("/subjects/shared-value"), 422, 42206)
+    assert client.delete("/subjects/top-value?permanent=true").json() == [1]
+    assert client.get("/subjects/shared-value/versions/1/referencedby").json() == []
+    assert client.delete("/subjects/shared-value").json() == [1]
+
+
+def test_lookup_honours_references(client: TestClient) -> None:
+    register_shared(client)
+    top_id = with_refs(client, "/subjects/top-value/versions", TOP, REF).json()["id"]
+    found = with_refs(client, "/subjects/top-value", TOP, REF)
+    assert found.status_code == 200, found.text
+    assert (found.json()["id"], found.json()["references"]) == (top_id, [REF])
+    assert_error(post(client, "/subjects/top-value", {"schema": json.dumps(TOP)}), 422, 42201)
+
+
+def test_same_text_with_other_references_is_another_schema(client: TestClient) -> None:
+    register_shared(client)
+    register(client, "shared-copy", json.dumps(SHARED))
+    first = with_refs(client, "/subjects/top-value/versions", TOP, REF).json()["id"]
+    other = {**REF, "subject": "shared-copy"}
+    second = with_refs(client, "/subjects/top-other/versions", TOP, other).json()["id"]
+    assert first != second
+    assert_error(with_refs(client, "/subjects/top-value", TOP, other), 404, 40403)
+
+
+def test_compatibility_resolves_references(client: TestClient) -> None:
+    register_shared(client)
+    with_refs(client, "/subjects/top-value/versions", TOP, REF)
+    ok = with_refs(client, "/compatibility/subjects/top-value/versions/latest", TOP_V2, REF)
+    assert ok.json() == {"is_compatible": True}
+    bad = with_refs(
+        client, "/compatibility/subjects/top-value/versions/1?verbose=true", TOP_BREAKING, REF
+    )
+    assert bad.json()["is_compatible"] is False
+    assert any("READER_FIELD_MISSING_DEFAULT_VALUE" in m for m in bad.json()["messages"])
+    assert with_refs(client, "/subjects/top-value/versions", TOP_V2, REF).status_code == 200
+    assert_error(with_refs(client, "/subjects/top-value/versions", TOP_BREAKING, REF), 409, 409)
+    # A change inside the referenced type is checked too: v2 of Shared adds a field with a
+    # default, and a Top that reads it through the new reference is BACKWARD compatible.
+    register(client, "shared-value", json.dumps(SHARED_V2))
+    newer = with_refs(client, "/subjects/top-value/versions", TOP_V2, {**REF, "version": 2})
+    assert newer.status_code == 200, newer.text
+    assert client.get("/subjects/top-value/versions").json() == [1, 2, 3]
+    # A Shared that gained a field without a default (allowed in its own subject by NONE)
+    # breaks the Tops that read it: the check looks inside the referenced type.
+    client.put(
+        "/config/shared-value", content=json.dumps({"compatibility": "NONE"}), headers=HEADERS
+    )
+    shared_breaking = {**SHARED, "fields": [*SHARED["fields"], {"name": "c", "type": "int"}]}
+    register(client, "shared-value", json.dumps(shared_breaking))
+    broken = with_refs(client, "/subjects/top-value/versions", TOP_V2, {**REF, "version": 3})
+    assert_error(broken, 409, 409)
+    assert "READER_FIELD_MISSING_DEFAULT_VALUE" in broken.json()["message"]
+
+
+def test_references_survive_a_restart() -> None:
+    log = MemoryEventLog()
+    with make_client(log) as first:
+        register_shared(first)
+        top_id = with_refs(first, "/subjects/top-value/versions", TOP, REF).json()["id"]
+    with make_client(log) as second:
+        assert second.get(f"/schemas/ids/{top_id}").json()["references"] == [REF]
+        assert second.get("/subjects/shared-value/versions/1/referencedby").json() == [top_id]
+        assert_error(second.delete("/subjects/shared-value/versions/1"), 422, 42206)
+        ok = with_refs(second, "/compatibility/subjects/top-value/versions/1", TOP_V2, REF)
+        assert ok.json() == {"is_compatible": True}

@@ -12,6 +12,8 @@ from schemas.registry.events import (
     ConfigDeleted,
     ConfigSet,
     LogMarker,
+    ModeDeleted,
+    ModeSet,
     Record,
     SchemaRegistered,
     SubjectDeleted,
@@ -19,6 +21,7 @@ from schemas.registry.events import (
     decode,
     encode,
 )
+from schemas.registry.references import Reference
 
 RECORDS: list[Record] = [
     SchemaRegistered("vidsight.frames-value", 3, 12, '{"type":"string"}'),
@@ -31,6 +34,11 @@ RECORDS: list[Record] = [
     ConfigDeleted(None),
     ConfigDeleted("a"),
     LogMarker("0123abcd"),
+    SchemaRegistered(
+        "top-value", 1, 13, '{"type":"record"}', references=(Reference("com.x.S", "s-value", 2),)
+    ),
+    ModeSet("a/b", "READWRITE"),
+    ModeDeleted("a/b"),
 ]
 
 
@@ -59,9 +67,27 @@ def test_value_is_readable_json() -> None:
     }
 
 
+def test_references_are_stored_only_when_there_are_some() -> None:
+    _, value = encode(SchemaRegistered("s", 1, 7, '"int"', references=(Reference("n", "t", 3),)))
+    assert json.loads(value)["references"] == [{"name": "n", "subject": "t", "version": 3}]
+
+
+def test_a_registration_written_before_references_existed_still_loads() -> None:
+    old = (
+        b'{"type":"SchemaRegistered","format":1,"subject":"s","version":1,"id":7,'
+        b'"schemaType":"AVRO","schema":"\\"int\\""}'
+    )
+    assert decode(old) == SchemaRegistered("s", 1, 7, '"int"', "AVRO", ())
+
+
 @pytest.mark.parametrize(
     "value",
     [
+        b'{"type": "SchemaRegistered", "format": 1, "subject": "a", "version": 1, "id": 1, '
+        b'"schemaType": "AVRO", "schema": "x", "references": {"name": "n"}}',
+        b'{"type": "SchemaRegistered", "format": 1, "subject": "a", "version": 1, "id": 1, '
+        b'"schemaType": "AVRO", "schema": "x", "references": [{"name": "n", "subject": "s"}]}',
+        b'{"type": "ModeSet", "format": 1, "subject": "a"}',
         b"not json",
         b"[]",
         b'{"type": "SchemaRegistered", "format": 2}',
