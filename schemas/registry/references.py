@@ -67,6 +67,19 @@ def parse_references(value: object) -> tuple[Reference, ...]:
     return tuple(references)
 
 
+def pin(ref: Reference, live: list[int], existing: list[int]) -> Reference:
+    """``ref`` with version -1 replaced by the newest of ``live`` versions of its subject;
+    42201 when the version it names is not among ``existing`` (soft-deleted included)."""
+    if ref.version == LATEST_REFERENCE and live:
+        return Reference(ref.name, ref.subject, live[-1])
+    if ref.version != LATEST_REFERENCE and ref.version in existing:
+        return ref
+    raise InvalidSchemaError(
+        f"Invalid schema: reference {ref.name!r} names subject {ref.subject!r} version "
+        f"{ref.version}, which does not exist"
+    )
+
+
 def dependencies(
     references: Sequence[Reference], lookup: Callable[[Reference], ReferencedSchema]
 ) -> list[str]:

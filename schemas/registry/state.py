@@ -26,7 +26,6 @@ from schemas.registry.compatibility import Compatibility, compatibility_problems
 from schemas.registry.errors import (
     CorruptLogError,
     IncompatibleSchemaError,
-    InvalidSchemaError,
     ReferenceExistsError,
     SchemaNotFoundError,
     SubjectConfigNotFoundError,
@@ -48,12 +47,7 @@ from schemas.registry.events import (
     SubjectDeleted,
     VersionDeleted,
 )
-from schemas.registry.references import (
-    LATEST_REFERENCE,
-    Reference,
-    ReferencedSchema,
-    dependencies,
-)
+from schemas.registry.references import Reference, ReferencedSchema, dependencies, pin
 from schemas.registry.views import (
     LATEST,
     Registration,
@@ -271,25 +265,10 @@ class RegistryState:
 
     def _pin(self, ref: Reference) -> Reference:
         versions = self._all(ref.subject)
-        if ref.version == LATEST_REFERENCE:
-            live = [v for v, rec in versions.items() if not rec.deleted]
-            if live:
-                return Reference(ref.name, ref.subject, live[-1])
-        elif ref.version in versions:
-            return ref
-        raise InvalidSchemaError(
-            f"Invalid schema: reference {ref.name!r} names subject {ref.subject!r} version "
-            f"{ref.version}, which does not exist"
-        )
+        return pin(ref, [v for v, rec in versions.items() if not rec.deleted], list(versions))
 
     def _referenced(self, ref: Reference) -> ReferencedSchema:
-        record = self._all(ref.subject).get(ref.version)
-        if record is None:
-            raise InvalidSchemaError(
-                f"Invalid schema: referenced subject {ref.subject!r} version {ref.version} "
-                "does not exist"
-            )
-        stored = self._schemas[record.schema_id]
+        stored = self._schemas[self._subjects[ref.subject][ref.version].schema_id]
         return ReferencedSchema(stored.schema, stored.references)
 
     def subject_mode(self, subject: str, *, default_to_global: bool = False) -> str:
