@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from dagster_project.cli import etl_group
 from infra.demo.cli import demo as demo_command
 from producers.cli import cameras as cameras_group
 from producers.cli import edge as edge_group
@@ -240,3 +241,4 @@ main.add_command(sink_group)
 main.add_command(replay_command)
 main.add_command(sql_command)
 main.add_command(demo_command)
+main.add_command(etl_group)
