@@ -7,11 +7,16 @@ effect. A new domain module adds its ``DOMAIN`` to ``DOMAINS`` below.
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project import platform
+from dagster_project import analytics, daily, platform, sources
 from dagster_project.domain import Domain
 from dagster_project.resources import platform_resource
 
-DOMAINS: tuple[Domain, ...] = (platform.DOMAIN,)
+DOMAINS: tuple[Domain, ...] = (
+    platform.DOMAIN,
+    sources.DOMAIN,
+    analytics.DOMAIN,
+    daily.DOMAIN,
+)
 
 
 def build_definitions() -> Definitions:
