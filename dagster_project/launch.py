@@ -54,16 +54,18 @@ def parse_time(text: str) -> datetime:
 
 
 def partition_ranges(
-    keys: Sequence[Sequence[str]], start: datetime, end: datetime
+    keys: Sequence[Sequence[str]], start: datetime, end: datetime, defs: Any = None
 ) -> dict[tuple[str, ...], tuple[str, str]]:
     """Per asset: the first and last partition key whose window lies in ``[start, end)``.
 
-    Read from the code location's Definitions (the same code the webserver serves).
+    Read from ``defs``, by default the code location's Definitions (the code the webserver
+    serves).
     """
     from dagster import AssetKey, TimeWindowPartitionsDefinition
     from dagster._core.definitions.partitions.utils import TimeWindow
 
-    from dagster_project.definitions import defs
+    if defs is None:
+        from dagster_project.definitions import defs
 
     graph = defs.resolve_asset_graph()
     ranges: dict[tuple[str, ...], tuple[str, str]] = {}
