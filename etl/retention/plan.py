@@ -1,15 +1,14 @@
 """Which evidence objects a retention run deletes, and why each other one stays.
 
 Pure: the asset lists the objects, the confirmed alerts and the keep flags, and hands them
-here with the time up to which the lake holds the events (the archive is complete and
-compacted through that time). An object is deleted only when all of these hold:
+here with the days the lake holds (compacted from a complete archive). An object is deleted only when all of these hold:
 
 - it is older than its camera's ``evidence_days``;
 - no alert an operator confirmed refers to it (its ``evidence_uri``, or a frame of the
   alert's camera between its start and end) unless it is also older than the camera's
   ``confirmed_evidence_days``;
 - no keep flag names it (the exact key, or a prefix ending in ``/``);
-- its hour is before ``lake_through``: events that point at it are in the lake.
+- the lake holds its day (``lake_days``): the events that point at it are in the cold tier.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from etl.retention.policy import RetentionPolicy
@@ -82,7 +81,7 @@ def decide(
     policy: RetentionPolicy,
     confirmed: Sequence[ConfirmedAlert],
     keep: Iterable[str],
-    lake_through: datetime | None,
+    lake_days: frozenset[date],
 ) -> list[Decision]:
     """Decisions for every object past its camera's plain evidence age (younger ones stay
     without a word); in key order."""
@@ -112,8 +111,8 @@ def decide(
             reason = "keep flag"
         elif alert is not None and age <= timedelta(days=confirmed_days):
             reason = f"evidence of confirmed alert {alert.alert_id} ({confirmed_days} days)"
-        elif lake_through is None or obj.frame_ts >= lake_through:
-            reason = "its hour is not in the lake yet"
+        elif obj.frame_ts.date() not in lake_days:
+            reason = "its day is not in the lake yet"
         if reason:
             out.append(Decision(obj, Action.KEEP, reason))
         else:

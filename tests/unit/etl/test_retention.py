@@ -70,7 +70,7 @@ def test_decisions_exactly() -> None:
         policy=POLICY,
         confirmed=alerts,
         keep=[flagged.key, "evidence/lot/"],
-        lake_through=NOW - timedelta(days=1),
+        lake_days=frozenset((NOW - timedelta(days=d)).date() for d in range(200)),
     )
     by = {d.obj.key: (d.action, d.reason) for d in got}
     assert young.key not in by
@@ -86,14 +86,14 @@ def test_decisions_exactly() -> None:
 
 def test_nothing_is_deleted_beyond_the_lake() -> None:
     old = obj("yard", 31)
-    [d] = decide([old], now=NOW, policy=POLICY, confirmed=[], keep=[], lake_through=None)
-    assert (d.action, d.reason) == (Action.KEEP, "its hour is not in the lake yet")
+    [d] = decide([old], now=NOW, policy=POLICY, confirmed=[], keep=[], lake_days=frozenset())
+    assert (d.action, d.reason) == (Action.KEEP, "its day is not in the lake yet")
     [d] = decide(
         [old],
         now=NOW,
         policy=POLICY,
         confirmed=[],
         keep=[],
-        lake_through=old.frame_ts,
+        lake_days=frozenset({old.frame_ts.date()}),
     )
-    assert d.action is Action.KEEP
+    assert d.action is Action.DELETE

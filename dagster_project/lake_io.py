@@ -1,0 +1,232 @@
+"""The stores the lake, retention and check assets read: clients built from the ETL settings.
+
+Thin adapters only (listing, reading, querying); every decision is in ``etl.lake`` and
+``etl.retention``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, cast
+
+import fastavro
+
+from etl.lake.archive import (
+    ArchiveKey,
+    ManifestRow,
+    Shortfall,
+    hour_prefix,
+    hour_window,
+    lost_since_recorded,
+    manifest_rows,
+    parse_key,
+    shortfalls,
+)
+from etl.lake.parquet import Message
+from etl.retention.policy import RetentionSettings
+from schemas import catalog
+from sinks.s3archive import NOT_ARCHIVED
+from vidsight.settings import load
+
+ARCHIVED_TOPICS: tuple[str, ...] = tuple(
+    spec.name for spec in catalog.CATALOG if spec.name not in NOT_ARCHIVED
+)
+ARCHIVE_SINK = "s3"
+"""The archive sink's name: its consumer group is ``<group_prefix>-s3``."""
+
+
+def settings(data_dir: str = "") -> RetentionSettings:
+    """The ETL's settings (env ``VIDSIGHT_*``, the TOML file, the local stack's files)."""
+    return load(RetentionSettings, data_dir=data_dir or None)
+
+
+@dataclass
+class Stores:
+    """Clients of one asset run (closed by ``close``)."""
+
+    settings: RetentionSettings
+
+    @cached_property
+    def s3(self) -> Any:
+        from producers.evidence_store import s3_client
+
+        return s3_client(self.settings, self.settings.store_timeout_s)
+
+    @cached_property
+    def ch(self) -> Any:
+        from sinks.clickhouse.sink import client_for
+
+        return client_for(self.settings, database=self.settings.clickhouse_database)
+
+    def close(self) -> None:
+        if "ch" in self.__dict__:
+            self.ch.close()
+
+    # ---- S3 ------------------------------------------------------------------------------
+
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size) of every object under a prefix."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.settings.s3_bucket, Prefix=prefix
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"], int(obj["Size"])
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self.s3.get_object(Bucket=self.settings.s3_bucket, Key=key)["Body"].read()
+        return body
+
+    def archive_keys(self, topic: str, prefix: str) -> list[ArchiveKey]:
+        """The archive objects of a topic under a key prefix (claims and strays left out)."""
+        keys = (parse_key(self.settings.archive_prefix, k) for k, _ in self.list_keys(prefix))
+        return sorted((k for k in keys if k is not None), key=lambda k: k.key)
+
+    def read_messages(self, key: str) -> list[Message]:
+        """The archived messages of one object."""
+        reader = fastavro.reader(io.BytesIO(self.get(key)))
+        out = []
+        for record in reader:
+            d = cast(dict[str, Any], record)
+            ts = d["timestamp"]
+            if isinstance(ts, datetime):  # the reader applies timestamp-millis
+                ts = round(ts.timestamp() * 1000)
+            out.append(Message(d["partition"], d["offset"], ts, d["key"], d["value"]))
+        return out
+
+    def live_manifest(self, hours: Iterable[datetime]) -> list[ManifestRow]:
+        """Manifest rows of hours as the archive holds them now."""
+        objects: list[tuple[ArchiveKey, list[int]]] = []
+        for hour in hours:
+            for topic in ARCHIVED_TOPICS:
+                prefix = hour_prefix(self.settings.archive_prefix, topic, hour)
+                for k in self.archive_keys(topic, prefix):
+                    objects.append((k, [m.offset for m in self.read_messages(k.key)]))
+        return manifest_rows(objects)
+
+    # ---- Kafka ---------------------------------------------------------------------------
+
+    def committed(self) -> tuple[dict[tuple[str, int], int], dict[str, str]]:
+        """The archive sink's committed offsets per (topic, partition), and each topic's id.
+
+        Committed offsets, not end offsets: the local broker's high watermark is wrong when a
+        batch holds several records (DESIGN.md), and what matters is what the sink consumed.
+        """
+        from confluent_kafka import ConsumerGroupTopicPartitions
+        from confluent_kafka.admin import AdminClient
+
+        from sinks.kafka import group_id
+
+        admin = AdminClient(self.settings.kafka_client_config())
+        group = group_id(self.settings, ARCHIVE_SINK)
+        futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+        result = futures[group].result(timeout=self.settings.store_timeout_s)
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in result.topic_partitions or []
+            if tp.offset >= 0 and tp.topic in ARCHIVED_TOPICS
+        }
+        from sinks.incarnation import describe
+
+        ids = describe(
+            self.settings.kafka_client_config(),
+            ARCHIVED_TOPICS,
+            timeout_s=self.settings.store_timeout_s,
+        )
+        return committed, ids
+
+    # ---- ClickHouse ----------------------------------------------------------------------
+
+    def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        return list(self.ch.query(sql, parameters=params or None).result_rows)
+
+    def command(self, sql: str, **params: Any) -> None:
+        self.ch.command(sql, parameters=params or None)
+
+
+MANIFEST_DDL = """
+CREATE TABLE IF NOT EXISTS {db}.archive_manifest
+(
+    hour DateTime('UTC'),
+    topic LowCardinality(String),
+    partition UInt16,
+    topic_id LowCardinality(String),
+    objects UInt32,
+    records UInt64,
+    first_offset UInt64,
+    last_offset UInt64,
+    committed_offset Int64 COMMENT 'the archive sink''s committed offset when recorded (-1: none)',
+    recorded_at DateTime64(3, 'UTC')
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, topic, partition, topic_id)
+COMMENT 'Records per topic partition and hour in the S3 Avro archive (Dagster archive_manifest).'
+"""
+
+_MANIFEST_COLUMNS = (
+    "hour", "topic", "partition", "topic_id", "objects", "records", "first_offset",
+    "last_offset", "committed_offset", "recorded_at",
+)  # fmt: skip
+
+
+def write_manifest(
+    stores: Stores, hour: datetime, rows: list[ManifestRow], committed: dict[tuple[str, int], int]
+) -> None:
+    """Replace the hour's manifest rows (a rerun or backfill writes the same rows again)."""
+    db = stores.settings.clickhouse_database
+    stores.command(MANIFEST_DDL.format(db=db))
+    stores.command(
+        f"DELETE FROM {db}.archive_manifest WHERE hour = {{hour:DateTime('UTC')}}",
+        hour=hour,
+    )
+    now = datetime.now(UTC)
+    data = [
+        (
+            r.hour,
+            r.topic,
+            r.partition,
+            r.topic_id,
+            r.objects,
+            r.records,
+            r.first_offset,
+            r.last_offset,
+            committed.get((r.topic, r.partition), -1),
+            now,
+        )
+        for r in rows
+    ]
+    if data:
+        stores.ch.insert(f"{db}.archive_manifest", data, column_names=list(_MANIFEST_COLUMNS))
+
+
+def recorded_manifest(stores: Stores) -> list[ManifestRow]:
+    """Every manifest row recorded so far (empty before the first run)."""
+    db = stores.settings.clickhouse_database
+    stores.command(MANIFEST_DDL.format(db=db))
+    rows = stores.query(
+        f"SELECT hour, topic, partition, topic_id, objects, records, first_offset, last_offset "
+        f"FROM {db}.archive_manifest"
+    )
+    return [
+        ManifestRow(h.replace(tzinfo=UTC), t, p, tid, o, n, f, la)
+        for h, t, p, tid, o, n, f, la in rows
+    ]
+
+
+def archive_shortfalls(stores: Stores, hour: datetime) -> list[Shortfall]:
+    """What the archive lacks in one hour: records the manifest recorded there and lost, and
+    holes in the offsets around it (the hour and its neighbours read live, other hours as
+    recorded), including a tail the archive sink committed and the archive lacks."""
+    recorded = recorded_manifest(stores)
+    window = hour_window(hour, 1, 1)
+    live = stores.live_manifest(window)
+    lost = lost_since_recorded([r for r in recorded if r.hour == hour], live)
+    rows = [r for r in recorded if r.hour not in window] + live
+    committed, ids = stores.committed()
+    holes = [s for s in shortfalls(rows, committed, ids) if hour in s.hours]
+    return lost + holes
