@@ -7,7 +7,16 @@ effect. A new domain module adds its ``DOMAIN`` to ``DOMAINS`` below.
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project import analytics, daily, platform, sources
+from dagster_project import (
+    analytics,
+    automation,
+    checks,
+    daily,
+    lake,
+    platform,
+    retention,
+    sources,
+)
 from dagster_project.domain import Domain
 from dagster_project.resources import platform_resource
 
@@ -16,6 +25,10 @@ DOMAINS: tuple[Domain, ...] = (
     sources.DOMAIN,
     analytics.DOMAIN,
     daily.DOMAIN,
+    lake.DOMAIN,
+    retention.DOMAIN,
+    checks.DOMAIN,
+    automation.DOMAIN,
 )
 
 
