@@ -239,7 +239,48 @@ def demo(
     _print_summary(run)
     dagster = next((s.url for s in statuses if s.name == "dagster"), "(not started)")
     _print_next(run, endpoints, dagster, data_dir)
+    etl_ok = _run_etl(run, dagster, data_dir, endpoints.s3_bucket)
     console.print(f"\ndemo finished in {time.monotonic() - started:.0f}s")
     if not run.crossings_match:
         console.print("[bold red]the stores' crossings differ from the ground truth[/]")
         sys.exit(1)
+    if not etl_ok:
+        sys.exit(1)
+
+
+def _run_etl(run: DemoRun, dagster_url: str, data_dir: Path, bucket: str) -> bool:
+    """Materialize the demo's hours of the hourly analytics on Dagster; print where to look."""
+    from infra.demo.etl import DEMO_ASSETS, heatmap_png, run_demo_etl, sensor_hourly_sql
+
+    end_us = run.since_us + round(max(c.duration_s for c in run.site.cameras) * 1_000_000)
+    console.print(
+        f"\n[bold]Dagster[/]: materializing {', '.join(DEMO_ASSETS)} for the demo's hours"
+    )
+    with console.status("running on the Dagster instance (queued, then run)..."):
+        etl = run_demo_etl(
+            dagster_url,
+            run.since_us,
+            end_us,
+            on_run=lambda r: console.print(
+                f"  run {r.run_id} {r.status} partition={r.partition} {r.url}", highlight=False
+            ),
+        )
+    if etl.missing:
+        console.print(
+            f"  [yellow]skipped[/]: the code location defines no {', '.join(etl.missing)} yet",
+            highlight=False,
+        )
+        return True
+    v = command_name()
+    console.print(f"  Dagster UI       {dagster_url}/assets/sensor_hourly", highlight=False)
+    png = heatmap_png(run.site.camera_ids[0], etl.hours[0])
+    console.print(f"  heatmap PNG      s3://{bucket}/{png}", highlight=False)
+    console.print(
+        f'  {v} sql "{sensor_hourly_sql(etl.hours)}" --data-dir {data_dir}',
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    if not etl.ok:
+        console.print("[bold red]a Dagster run of the demo's hours failed (see its link)[/]")
+    return etl.ok
