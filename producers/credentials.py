@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from producers.errors import SourceError
 from schemas.records import CameraCredentials
-from schemas.records.credentials import MASK
+from vidsight.redact import MASK
 
 MAX_SECRET_BYTES = 4096
 """Bytes read from a password file (a password, not a document)."""
