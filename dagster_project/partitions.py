@@ -17,5 +17,9 @@ def start_date() -> str:
     return os.environ.get("VIDSIGHT_ETL_START_DATE", "").strip() or DEFAULT_START_DATE
 
 
-HOURLY = HourlyPartitionsDefinition(start_date=f"{start_date()}-00:00", timezone="UTC")
-DAILY = DailyPartitionsDefinition(start_date=start_date(), timezone="UTC")
+# end_offset=1: the hour (day) in progress is a partition too, so a demo or an operator can
+# materialize what has arrived so far; sensors only request closed ones.
+HOURLY = HourlyPartitionsDefinition(
+    start_date=f"{start_date()}-00:00", timezone="UTC", end_offset=1
+)
+DAILY = DailyPartitionsDefinition(start_date=start_date(), timezone="UTC", end_offset=1)
