@@ -162,7 +162,9 @@ def stack() -> Iterator[StackHandle]:
         stack.down()
         mode, dsn = stack.postgres_mode()
         if mode == "external":
-            pg.drop_database(pg.with_database(dsn, "postgres"), stack.postgres_database())
+            admin = pg.with_database(dsn, "postgres")
+            for database in (stack.postgres_database(), stack.dagster_database()):
+                pg.drop_database(admin, database)
         shutil.rmtree(base, ignore_errors=True)
 
 
