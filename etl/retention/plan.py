@@ -1,7 +1,8 @@
 """Which evidence objects a retention run deletes, and why each other one stays.
 
 Pure: the asset lists the objects, the confirmed alerts and the keep flags, and hands them
-here with the days the lake holds (compacted from a complete archive). An object is deleted only when all of these hold:
+here with the days the lake holds (compacted from a complete archive). An object is deleted
+only when all of these hold:
 
 - it is older than its camera's ``evidence_days``;
 - no alert an operator confirmed refers to it (its ``evidence_uri``, or a frame of the
