@@ -1,10 +1,11 @@
 """HTTP content codings: request bodies in (Content-Encoding), result bodies out (Accept-Encoding).
 
 These are the codings ClickHouse's HTTP interface speaks (lz4 is the LZ4 *frame* format, deflate
-is the zlib stream). Clients send several frames back to back (clickhouse-connect compresses each
-insert block as its own lz4 or zstd frame), so every decoder restarts on the next frame instead
-of stopping at the end of the first one. All codecs work incrementally, so a large body is never
-held whole in memory.
+is the zlib stream, br is brotli). Clients send several frames back to back (clickhouse-connect
+compresses each insert block as its own lz4 or zstd frame), so every decoder restarts on the
+next frame instead of stopping at the end of the first one. All codecs work incrementally, so a
+large body is never held whole in memory. A streamed result is flushed after every block
+(``flush``), so the client decodes each block as soon as the engine produced it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ try:
     import lz4.frame as _lz4
 except ImportError:  # pragma: no cover - lz4 ships with clickhouse-connect
     _lz4 = None
+
+try:
+    import brotli as _brotli
+except ImportError:  # pragma: no cover - a dependency of the project
+    _brotli = None
 
 try:
     from backports import zstd as _zstd  # in the standard library as compression.zstd in 3.14
@@ -49,6 +55,10 @@ class Encoder(Protocol):
 
     def encode(self, data: bytes | memoryview) -> bytes:
         """Encode the next piece of the body (may return b"" while it buffers)."""
+        ...
+
+    def flush(self) -> bytes:
+        """Everything encoded so far, decodable by the client now (the stream goes on)."""
         ...
 
     def finish(self) -> bytes:
@@ -92,7 +102,25 @@ def _decoder_factories() -> dict[str, Callable[[], _Decompressor]]:
     if _zstd is not None:
         factories["zstd"] = _zstd.ZstdDecompressor
         factories["zst"] = _zstd.ZstdDecompressor
+    if _brotli is not None:
+        factories["br"] = _Brotli
     return factories
+
+
+class _Brotli:
+    """brotli's decompressor in the shape of the others (a brotli stream is one frame)."""
+
+    def __init__(self) -> None:
+        assert _brotli is not None
+        self._obj = _brotli.Decompressor()
+        self.unused_data = b""
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._obj.is_finished())
+
+    def decompress(self, data: bytes) -> bytes:
+        return bytes(self._obj.process(data))
 
 
 _DECODERS = _decoder_factories()
@@ -127,6 +155,9 @@ class _Zlib:
     def encode(self, data: bytes | memoryview) -> bytes:
         return self._obj.compress(data)
 
+    def flush(self) -> bytes:
+        return self._obj.flush(zlib.Z_SYNC_FLUSH)
+
     def finish(self) -> bytes:
         return self._obj.flush()
 
@@ -134,13 +165,18 @@ class _Zlib:
 class _Lz4:
     def __init__(self) -> None:
         assert _lz4 is not None
-        self._obj = _lz4.LZ4FrameCompressor()
+        # auto_flush: compress() returns whole LZ4 blocks at once instead of buffering them.
+        self._obj = _lz4.LZ4FrameCompressor(auto_flush=True)
         self._header: bytes | None = self._obj.begin()
 
     def encode(self, data: bytes | memoryview) -> bytes:
         head, self._header = self._header or b"", None
         out: bytes = self._obj.compress(bytes(data))
         return head + out
+
+    def flush(self) -> bytes:
+        head, self._header = self._header or b"", None
+        return head
 
     def finish(self) -> bytes:
         head, self._header = self._header or b"", None
@@ -156,8 +192,26 @@ class _Zstd:
     def encode(self, data: bytes | memoryview) -> bytes:
         return self._obj.compress(data)
 
+    def flush(self) -> bytes:
+        return self._obj.flush(_zstd.ZstdCompressor.FLUSH_BLOCK)
+
     def finish(self) -> bytes:
         return self._obj.flush()
+
+
+class _BrotliEncoder:
+    def __init__(self, level: int) -> None:
+        assert _brotli is not None
+        self._obj = _brotli.Compressor(quality=min(max(level, 0), 11))
+
+    def encode(self, data: bytes | memoryview) -> bytes:
+        return bytes(self._obj.process(bytes(data)))
+
+    def flush(self) -> bytes:
+        return bytes(self._obj.flush())
+
+    def finish(self) -> bytes:
+        return bytes(self._obj.finish())
 
 
 def _encoder_factories(level: int) -> dict[str, Callable[[], Encoder]]:
@@ -165,6 +219,8 @@ def _encoder_factories(level: int) -> dict[str, Callable[[], Encoder]]:
     factories: dict[str, Callable[[], Encoder]] = {}
     if _zstd is not None:
         factories["zstd"] = _Zstd
+    if _brotli is not None:
+        factories["br"] = lambda: _BrotliEncoder(level)
     if _lz4 is not None:
         factories["lz4"] = _Lz4
     factories["gzip"] = lambda: _Zlib(16 + zlib.MAX_WBITS, level)
@@ -176,7 +232,7 @@ def response_encoder(accept_encoding: str, level: int = 3) -> tuple[str, Encoder
     """The coding ClickHouse would pick for this Accept-Encoding, with a fresh encoder.
 
     ClickHouse picks by its own preference order, not the client's; codings with q=0 are
-    refused. ``level`` is http_zlib_compression_level (gzip/deflate only), 3 by default.
+    refused. ``level`` is http_zlib_compression_level (gzip/deflate/br), 3 by default.
     """
     offered: set[str] = set()
     for item in accept_encoding.split(","):

@@ -12,18 +12,18 @@ is undone by the response's ``close()``, after the body has been written.
 
 from __future__ import annotations
 
-import io
 import logging
 import secrets
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from infra.clickhouse_http import native_output
 from infra.clickhouse_http.access import check_statement
-from infra.clickhouse_http.body import QueryInput, RawBody
-from infra.clickhouse_http.codecs import Encoder, request_decoder, response_encoder
+from infra.clickhouse_http.body import RawBody
+from infra.clickhouse_http.codecs import Encoder, response_encoder
 from infra.clickhouse_http.engine import ChdbEngine, Handle
 from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
 from infra.clickhouse_http.formats import (
@@ -34,19 +34,23 @@ from infra.clickhouse_http.formats import (
     is_stream_safe,
 )
 from infra.clickhouse_http.protocol import (
-    PARAM_PREFIX,
     QueryRequest,
     QueryStats,
     check_credentials,
     exception_block,
     http_status,
     parse_bool,
-    parse_multipart,
     summary_header,
 )
 from infra.clickhouse_http.query_context import apply_fresh
+from infra.clickhouse_http.request_input import (
+    ExternalTable,
+    create_tables,
+    read_input,
+    without_table_params,
+)
 from infra.clickhouse_http.sessions import Session, SessionRegistry
-from infra.clickhouse_http.sqltext import Statement, scan
+from infra.clickhouse_http.sqltext import Statement, quote_identifier, scan
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +148,10 @@ class Executor:
                     "by this server; use HTTP compression (Content-Encoding, or "
                     "enable_http_compression=1 with Accept-Encoding)",
                 )
-            source, params = self._input(req, raw)
+            given = read_input(req, raw, self._config.max_query_bytes)
+            source, params = given.query, given.params
+            if given.tables:
+                req = replace(req, settings=without_table_params(req.settings))
             head, complete = source.head(self._config.head_bytes)
             statement = scan(head)
             while statement.incomplete_insert and not complete:
@@ -154,7 +161,12 @@ class Executor:
                 statement = scan(head)
             if statement.is_empty:
                 raise ClickHouseHttpError.of(ErrorCode.SYNTAX_ERROR, "Empty query")
-            handle = self._handle(req, statement, stack)
+            revision = _native_revision(req, statement)
+            rewrite = native_output.wants_rewrite(revision, req.settings)
+            if rewrite:
+                extra = native_output.engine_settings(revision)
+                req = replace(req, settings={**req.settings, **extra})
+            handle = self._handle(req, statement, stack, given.tables)
             denied = self._engine.denied_functions
             if statement.insert is not None:
                 insert = statement.insert
@@ -171,7 +183,15 @@ class Executor:
             sql = head if complete else source.read_all(self._config.max_query_bytes)
             check_statement(handle.canonical(_utf8(sql)), denied, inline_data=True)
             return self._select(
-                req, statement, sql, params, handle, headers=headers, query_id=query_id, stack=stack
+                req,
+                statement,
+                sql,
+                params,
+                handle,
+                headers=headers,
+                query_id=query_id,
+                stack=stack,
+                native=(revision, rewrite),
             )
         raise AssertionError("unreachable")  # pragma: no cover - the with block returns
 
@@ -186,6 +206,7 @@ class Executor:
         headers: Headers,
         query_id: str,
         stack: ExitStack,
+        native: tuple[int, bool],
     ) -> Response:
         default_format = req.default_format
         if default_format.lower() in PYTHON_ONLY_FORMATS:
@@ -201,9 +222,25 @@ class Executor:
             and not parse_bool(req.settings.get("output_format_json_array_of_rows", "0"))
         )
         encoder = self._encoder(req) if statement.produces_result else None
-        if streaming:
+        revision, rewrite = native  # client_protocol_version of a Native result, or 0
+        if revision and statement.keyword in _STREAMABLE:
+            streamed, chunks = native_output.stream(
+                handle, sql, default_format, params, revision=revision, rewrite=rewrite, stack=stack
+            )
+            if not streaming:  # the client waits for the end: nothing is sent before it
+                self._log_done(query_id, statement, streamed.stats, req)
+                return Response(
+                    200,
+                    [*headers, *self._done_headers(result_format, streamed.stats)],
+                    body=b"".join(chunks),
+                    encoder=encoder,
+                    cleanup=stack.pop_all(),
+                )
+        elif streaming:
             streamed = handle.stream(sql, default_format, params)
             stack.callback(streamed.close)
+            chunks = streamed.chunks()
+        if streaming:
             tag = secrets.token_hex(8)
             self._log_done(query_id, statement, streamed.stats, req)
             return Response(
@@ -213,16 +250,19 @@ class Executor:
                     *self._done_headers(result_format, streamed.stats),
                     ("X-ClickHouse-Exception-Tag", tag),
                 ],
-                chunks=self._guarded(streamed.chunks(), tag, query_id),
+                chunks=self._guarded(chunks, tag, query_id),
                 encoder=encoder,
                 cleanup=stack.pop_all(),
             )
         result = handle.execute(sql, default_format, params)
         self._log_done(query_id, statement, result.stats, req)
+        body: bytes | memoryview = result.body
+        if revision and rewrite:
+            body = native_output.materialized(body, revision)
         response = Response(
             200,
             [*headers, *self._done_headers(result_format, result.stats)],
-            body=result.body,
+            body=body,
             encoder=encoder,
             cleanup=stack.pop_all(),
         )
@@ -264,46 +304,31 @@ class Executor:
         with self._lock:
             self._active -= 1
 
-    def _handle(self, req: QueryRequest, statement: Statement, stack: ExitStack) -> Handle:
+    def _handle(
+        self,
+        req: QueryRequest,
+        statement: Statement,
+        stack: ExitStack,
+        tables: tuple[ExternalTable, ...],
+    ) -> Handle:
+        denied = self._engine.denied_functions
         if req.session is not None:
             session = stack.enter_context(self._sessions.acquire(req.session))
             stack.callback(session.settings.after, statement)
             session.settings.prepare(session.handle, req.database, req.settings)
             _session_readonly(session, req)
+            for table in tables:  # external tables belong to the query, not the session
+                drop = f"DROP TEMPORARY TABLE IF EXISTS {quote_identifier(table.name)}"
+                stack.callback(session.handle.text, drop)
+            create_tables(session.handle, tables, denied)
             return session.handle
         handle = self._engine.open()
         stack.callback(handle.close)
+        create_tables(handle, tables, denied)  # before readonly: the query may only read
         # readonly goes last in the SET, so the request's other settings still apply.
         settings = {**req.settings, "readonly": str(req.readonly)}
         apply_fresh(handle, req.database, settings, self._engine.default_settings)
         return handle
-
-    def _input(self, req: QueryRequest, raw: RawBody) -> tuple[QueryInput, dict[str, str]]:
-        decoder = request_decoder(req.content_encoding)
-        if not req.is_multipart:
-            prefix = (req.query + "\n").encode() if req.query else b""
-            return QueryInput(prefix, raw, decoder, req.content_encoding), dict(req.params)
-        form = QueryInput(b"", raw, decoder, req.content_encoding).read_all(
-            self._config.max_query_bytes
-        )
-        parts = parse_multipart(req.content_type, form)
-        if any(p.filename is not None for p in parts):
-            raise ClickHouseHttpError.of(
-                ErrorCode.NOT_IMPLEMENTED,
-                "External data (file parts of a multipart/form-data body) is not supported by "
-                "this server",
-            )
-        query = req.query + "".join(p.data.decode() for p in parts if p.name == "query")
-        params = dict(req.params)
-        params.update(
-            {
-                p.name[len(PARAM_PREFIX) :]: p.data.decode()
-                for p in parts
-                if p.name.startswith(PARAM_PREFIX)
-            }
-        )
-        empty = RawBody(io.BytesIO(), 0, chunked=False)
-        return QueryInput(query.encode(), empty, request_decoder(""), ""), params
 
     def _encoder(self, req: QueryRequest) -> tuple[str, Encoder] | None:
         enabled = req.settings.get(
@@ -328,6 +353,14 @@ class Executor:
             stats.written_rows,
             stats.elapsed_ns / 1e6,
         )
+
+
+def _native_revision(req: QueryRequest, statement: Statement) -> int:
+    """The client's protocol revision when the result is in the Native format, else 0."""
+    if not req.client_protocol_version or not statement.produces_result:
+        return 0
+    fmt = statement.output_format or canonical_format(req.default_format)
+    return req.client_protocol_version if fmt == "Native" else 0
 
 
 def _session_readonly(session: Session, req: QueryRequest) -> None:

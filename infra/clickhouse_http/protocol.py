@@ -71,6 +71,7 @@ class QueryRequest:
     wait_end_of_query: bool = False
     compress: bool = False  # ClickHouse-native compression of the result (not supported)
     decompress: bool = False  # ClickHouse-native compression of the body (not supported)
+    client_protocol_version: int = 0  # the Native format's revision (native_protocol)
 
     @property
     def readonly(self) -> int:
@@ -151,7 +152,17 @@ def parse_request(
         wait_end_of_query=parse_bool(wait),
         compress=parse_bool(url.get("compress", "0")),
         decompress=parse_bool(url.get("decompress", "0")),
+        client_protocol_version=_revision(url.get("client_protocol_version", "0")),
     )
+
+
+def _revision(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ClickHouseHttpError.of(
+            ErrorCode.CANNOT_PARSE_NUMBER,
+            f"Cannot parse client_protocol_version '{text[:40]}': expected an unsigned integer",
+        )
+    return int(text)
 
 
 # Values the response copies into its headers (X-ClickHouse-Query-Id, -Timezone, -Format).

@@ -327,7 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
         encoder = response.encoder[1] if response.encoder is not None else None
         try:
             for block in response.chunks:
-                self._write_chunk(encoder.encode(block) if encoder else block)
+                # Each block leaves now, decodable on its own: a slow query's rows arrive
+                # as they are produced, and rows before a mid-stream error are not held back.
+                self._write_chunk(encoder.encode(block) + encoder.flush() if encoder else block)
             if encoder is not None:
                 self._write_chunk(encoder.finish())
         except (BrokenPipeError, ConnectionResetError, TimeoutError):

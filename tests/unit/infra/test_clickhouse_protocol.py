@@ -9,6 +9,7 @@ import json
 import zlib
 from typing import cast
 
+import brotli
 import lz4.frame
 import pytest
 from backports import zstd
@@ -492,6 +493,13 @@ def test_request_decoders_handle_concatenated_frames(encoding: str, compress: ob
     assert out == b"INSERT INTO t FORMAT CSV\n1,a\n2,b\n"
 
 
+def test_brotli_request_body_decodes_in_pieces() -> None:
+    body = brotli.compress(b"INSERT INTO t FORMAT CSV\n" + b"1,a\n" * 1000)
+    decoder = request_decoder("br")
+    out = b"".join(decoder.decode(body[i : i + 5]) for i in range(0, len(body), 5))
+    assert out == b"INSERT INTO t FORMAT CSV\n" + b"1,a\n" * 1000
+
+
 def test_unknown_content_encoding() -> None:
     with pytest.raises(ClickHouseHttpError) as err:
         request_decoder("snappy")
@@ -506,7 +514,9 @@ def test_unknown_content_encoding() -> None:
         ("deflate", "deflate"),
         ("lz4", "lz4"),
         ("zstd;q=0, gzip", "gzip"),
-        ("br", None),
+        ("br", "br"),
+        ("lz4, br, gzip", "br"),  # ClickHouse: zstd, br, lz4, gzip, deflate
+        ("snappy", None),
         ("", None),
     ],
 )
@@ -522,6 +532,7 @@ def test_response_encoding_choice(accept: str, chosen: str | None) -> None:
         ("deflate", zlib.decompress),
         ("lz4", lz4.frame.decompress),
         ("zstd", zstd.decompress),
+        ("br", brotli.decompress),
     ],
 )
 def test_response_encoders_round_trip(accept: str, decompress: object) -> None:
