@@ -46,3 +46,11 @@ class OptionsError(StreamProcessorError, ConfigError):
 
 class SnapshotError(StreamProcessorError):
     """Saved per-camera state cannot be restored (corrupt bytes or an unknown format)."""
+
+
+class BacktestError(StreamProcessorError):
+    """A backtest cannot read what it replays (archive, topics) or was asked too much."""
+
+
+class FeedbackError(StreamProcessorError):
+    """An operator verdict cannot be given (unknown alert, bad option)."""
