@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import json
 
+from sp_helpers import (
+    CAM,
+    T0,
+    S,
+    det,
+    feedback,
+    frame,
+    make_engine,
+    obj,
+    tripwire,
+    zone,
+)
+
 from schemas import catalog
 from schemas.records import Alert, BBox, Detections, FrameRef, Verdict
 from schemas.serde import InMemorySchemaResolver, Serde
@@ -13,18 +26,6 @@ from stream_processors.backtest.replay import by_camera, replay
 from stream_processors.backtest.report import compare, false_positives
 from stream_processors.backtest.source import archive_hours, decode_objects
 from stream_processors.rules import EngineOptions
-from sp_helpers import (
-    CAM,
-    S,
-    T0,
-    det,
-    feedback,
-    frame,
-    make_engine,
-    obj,
-    tripwire,
-    zone,
-)
 
 
 def _walk(
