@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         help="database of queries that name none (created at start; default: chDB's `default`)",
     )
     parser.add_argument("--keep-alive-timeout", type=float, default=30.0, help="idle seconds")
+    parser.add_argument(
+        "--listen-backlog",
+        type=int,
+        default=4096,
+        help="connections queued before accept (capped by net.core.somaxconn)",
+    )
     parser.add_argument("--max-concurrent-queries", type=int, default=100)
     parser.add_argument("--max-sessions", type=int, default=256, help="live sessions at most")
     parser.add_argument(
@@ -106,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             allowed_hosts=tuple(args.allowed_host),
             allowed_table_functions=check_allowed(args.allow_table_function),
             keep_alive_timeout_s=args.keep_alive_timeout,
+            listen_backlog=args.listen_backlog,
             max_concurrent_queries=args.max_concurrent_queries,
             max_sessions=args.max_sessions,
             max_body_bytes=args.max_body_bytes,

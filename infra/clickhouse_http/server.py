@@ -54,6 +54,7 @@ class ServerConfig:
     allowed_table_functions: frozenset[str] = frozenset()  # see access.SOURCES
     default_database: str | None = None  # where a query naming no database runs (made at start)
     keep_alive_timeout_s: float = 30.0
+    listen_backlog: int = 4096  # ClickHouse's listen_backlog; the kernel caps it at somaxconn
     max_concurrent_queries: int = 100
     max_sessions: int = 256
     max_body_bytes: int = 1 << 30
@@ -85,9 +86,11 @@ class _HttpServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 128  # listen backlog (socketserver's default is 5)
 
     def __init__(self, address: tuple[str, int], executor: Executor, config: ServerConfig):
+        # Connections the kernel queues before accept(); socketserver's default of 5 drops
+        # (and the client retries ~1 s later) when a dozen clients connect at once.
+        self.request_queue_size = listen_backlog(config.listen_backlog)
         self.executor = executor
         self.config = config
         self.host_names = config.host_names()
@@ -345,6 +348,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_chunk(self, data: bytes) -> None:
         if data:  # an empty chunk would end the body
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+
+def listen_backlog(wanted: int, somaxconn: Path = Path("/proc/sys/net/core/somaxconn")) -> int:
+    """The backlog to listen with: wanted, capped by the kernel's somaxconn where it has one."""
+    try:
+        cap = int(somaxconn.read_text().strip())
+    except (OSError, ValueError):
+        return wanted
+    return max(1, min(wanted, cap))
 
 
 def _unsafe(text: str) -> bool:

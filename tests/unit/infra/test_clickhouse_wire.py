@@ -1,10 +1,11 @@
-"""Native blocks per client revision, per-block flushing of response codings, external data."""
+"""The wire: Native blocks per client revision, per-block flushing, external data, backlog."""
 
 from __future__ import annotations
 
 import gzip
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import brotli
 import lz4.frame
@@ -20,6 +21,7 @@ from infra.clickhouse_http.native_protocol import (
 )
 from infra.clickhouse_http.protocol import parse_request
 from infra.clickhouse_http.request_input import external_table, without_table_params
+from infra.clickhouse_http.server import listen_backlog
 
 
 def _s(text: str | bytes) -> bytes:
@@ -187,3 +189,11 @@ def test_external_table_needs_a_structure_and_a_format_name() -> None:
 def test_external_table_params_are_not_settings() -> None:
     settings = {"ext_structure": "a UInt8", "ext_format": "CSV", "max_threads": "2"}
     assert without_table_params(settings) == {"max_threads": "2"}
+
+
+def test_listen_backlog_is_capped_by_somaxconn(tmp_path: Path) -> None:
+    somaxconn = tmp_path / "somaxconn"
+    somaxconn.write_text("1024\n")
+    assert listen_backlog(4096, somaxconn) == 1024
+    assert listen_backlog(200, somaxconn) == 200
+    assert listen_backlog(4096, tmp_path / "absent") == 4096
