@@ -1,8 +1,10 @@
-"""Commands of the stream processors, attached to ``vidsight`` as three groups:
+"""Commands of the stream processors, attached to ``vidsight`` as four groups:
 
 - ``vidsight process run``: the detections-path worker;
 - ``vidsight sensors apply FILE``: publish a YAML file's sensor definitions;
-- ``vidsight alerts tail``: the operator's live view of the alerts topic.
+- ``vidsight sensors backtest FILE``: what FILE's sensors would have done (backtest/cli.py);
+- ``vidsight alerts tail``: the operator's live view of the alerts topic;
+- ``vidsight feedback mark|list``: operator verdicts (feedback_cli.py).
 
 ``python -m stream_processors.cli`` runs the same groups without the rest of ``vidsight``.
 """
@@ -21,7 +23,9 @@ import click
 
 from schemas.records import Alert, now_micros
 from schemas.serde import Serde
+from stream_processors.backtest.cli import sensors_backtest
 from stream_processors.errors import SensorConfigError
+from stream_processors.feedback_cli import feedback_group
 from stream_processors.runtime.settings import ProcessorSettings
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
@@ -152,6 +156,9 @@ def sensors_apply(
     click.echo(f"published {n} change(s) to {settings.topics.sensors}")
 
 
+sensors_group.add_command(sensors_backtest)
+
+
 # ---- alerts ------------------------------------------------------------------------------
 
 
@@ -229,6 +236,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 cli.add_command(process_group)
 cli.add_command(sensors_group)
 cli.add_command(alerts_group)
+cli.add_command(feedback_group)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from producers.cli import edge as edge_group
 from schemas.cli import schemas_group
 from sinks.cli import replay_command, sink_group, sql_command
 from stream_processors.cli import alerts_group, process_group, sensors_group
+from stream_processors.feedback_cli import feedback_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
 from vidsight.errors import VidsightError
@@ -237,6 +238,7 @@ main.add_command(readmodels_group)
 main.add_command(process_group)
 main.add_command(sensors_group)
 main.add_command(alerts_group)
+main.add_command(feedback_group)
 main.add_command(sink_group)
 main.add_command(replay_command)
 main.add_command(sql_command)
