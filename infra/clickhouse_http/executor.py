@@ -6,7 +6,9 @@ request's database and settings and its readonly level (enforced by the engine: 
 readonly=2), pass the statement through the access guard (access.py) on the engine's own
 rendering of it, then either stream the INSERT data into chDB, or run the
 statement and hand back its result (materialised, or block by block when the client did not
-ask to wait for the end of the query and the format allows it). Everything the request set up
+ask to wait for the end of the query and the format allows it). A multipart body's file parts
+become temporary tables of the query (request_input), and a Native result is written for the
+client's ``client_protocol_version`` (native_output). Everything the request set up
 is undone by the response's ``close()``, after the body has been written.
 """
 
@@ -49,7 +51,7 @@ from infra.clickhouse_http.request_input import (
     read_input,
     without_table_params,
 )
-from infra.clickhouse_http.sessions import Session, SessionRegistry
+from infra.clickhouse_http.sessions import SessionRegistry, fix_readonly
 from infra.clickhouse_http.sqltext import Statement, quote_identifier, scan
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,6 @@ Headers = list[tuple[str, str]]
 
 # chDB's send_query refuses anything but a SELECT ("Streaming query is not supported").
 _STREAMABLE = frozenset({"SELECT", "WITH"})
-# How strict a readonly level is: 1 forbids changing settings too, 2 only writes.
-_STRICTNESS = {0: 0, 2: 1, 1: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,7 @@ class Executor:
                 statement = scan(head)
             if statement.is_empty:
                 raise ClickHouseHttpError.of(ErrorCode.SYNTAX_ERROR, "Empty query")
-            revision = _native_revision(req, statement)
+            revision = native_output.revision_for(req, statement)
             rewrite = native_output.wants_rewrite(revision, req.settings)
             if rewrite:
                 extra = native_output.engine_settings(revision)
@@ -316,7 +316,7 @@ class Executor:
             session = stack.enter_context(self._sessions.acquire(req.session))
             stack.callback(session.settings.after, statement)
             session.settings.prepare(session.handle, req.database, req.settings)
-            _session_readonly(session, req)
+            fix_readonly(session, req)
             for table in tables:  # external tables belong to the query, not the session
                 drop = f"DROP TEMPORARY TABLE IF EXISTS {quote_identifier(table.name)}"
                 stack.callback(session.handle.text, drop)
@@ -352,36 +352,6 @@ class Executor:
             stats.result_rows,
             stats.written_rows,
             stats.elapsed_ns / 1e6,
-        )
-
-
-def _native_revision(req: QueryRequest, statement: Statement) -> int:
-    """The client's protocol revision when the result is in the Native format, else 0."""
-    if not req.client_protocol_version or not statement.produces_result:
-        return 0
-    fmt = statement.output_format or canonical_format(req.default_format)
-    return req.client_protocol_version if fmt == "Native" else 0
-
-
-def _session_readonly(session: Session, req: QueryRequest) -> None:
-    """The engine's readonly level of a session: set by its first request, never lowered.
-
-    readonly cannot be taken back on a handle, so a session opened read-only stays so, and a
-    read-only request on a session opened for writing is refused rather than run writable.
-    """
-    level = req.readonly
-    if session.readonly is None:
-        if level:
-            session.handle.text(f"SET readonly = {level}")
-        session.readonly = level
-    elif _STRICTNESS[level] > _STRICTNESS[session.readonly]:
-        why = " (method GET implies readonly=2)" if req.method in ("GET", "HEAD") else ""
-        sid = req.session.session_id if req.session else "-"
-        raise ClickHouseHttpError.of(
-            ErrorCode.READONLY,
-            f"Cannot execute query in readonly mode{why}: session {sid} was "
-            f"opened with readonly={session.readonly}, and a session's readonly level is fixed "
-            "by its first request. Use a session of its own, or none, for read-only queries",
         )
 
 

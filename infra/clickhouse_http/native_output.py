@@ -14,6 +14,7 @@ from contextlib import ExitStack
 
 from infra.clickhouse_http.engine import Handle, Streamed
 from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
+from infra.clickhouse_http.formats import canonical_format
 from infra.clickhouse_http.native_protocol import (
     REVISION_WITH_CUSTOM_SERIALIZATION,
     REVISION_WITH_LOW_CARDINALITY,
@@ -21,10 +22,20 @@ from infra.clickhouse_http.native_protocol import (
     block_info_only,
     rewrite_blocks,
 )
+from infra.clickhouse_http.protocol import QueryRequest
+from infra.clickhouse_http.sqltext import Statement
 
 log = logging.getLogger(__name__)
 
 BINARY_TYPES = "output_format_native_encode_types_in_binary_format"
+
+
+def revision_for(req: QueryRequest, statement: Statement) -> int:
+    """The client's protocol revision when the result is in the Native format, else 0."""
+    if not req.client_protocol_version or not statement.produces_result:
+        return 0
+    fmt = statement.output_format or canonical_format(req.default_format)
+    return req.client_protocol_version if fmt == "Native" else 0
 
 
 def wants_rewrite(revision: int, settings: Mapping[str, str]) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from infra.clickhouse_http.engine import Handle
 from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
-from infra.clickhouse_http.protocol import SessionSpec
+from infra.clickhouse_http.protocol import QueryRequest, SessionSpec
 from infra.clickhouse_http.query_context import SessionSettings
 
 log = logging.getLogger(__name__)
@@ -123,3 +123,29 @@ class SessionRegistry:
             for session in self._sessions.values():
                 session.handle.close()
             self._sessions.clear()
+
+
+# How strict a readonly level is: 1 forbids changing settings too, 2 only writes.
+_STRICTNESS = {0: 0, 2: 1, 1: 2}
+
+
+def fix_readonly(session: Session, req: QueryRequest) -> None:
+    """The engine's readonly level of a session: set by its first request, never lowered.
+
+    readonly cannot be taken back on a handle, so a session opened read-only stays so, and a
+    read-only request on a session opened for writing is refused rather than run writable.
+    """
+    level = req.readonly
+    if session.readonly is None:
+        if level:
+            session.handle.text(f"SET readonly = {level}")
+        session.readonly = level
+    elif _STRICTNESS[level] > _STRICTNESS[session.readonly]:
+        why = " (method GET implies readonly=2)" if req.method in ("GET", "HEAD") else ""
+        sid = req.session.session_id if req.session else "-"
+        raise ClickHouseHttpError.of(
+            ErrorCode.READONLY,
+            f"Cannot execute query in readonly mode{why}: session {sid} was "
+            f"opened with readonly={session.readonly}, and a session's readonly level is fixed "
+            "by its first request. Use a session of its own, or none, for read-only queries",
+        )
