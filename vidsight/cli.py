@@ -23,6 +23,7 @@ from stream_processors.cli import alerts_group, process_group, sensors_group
 from stream_processors.feedback_cli import feedback_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
+from vidsight.console.cli import console_command
 from vidsight.errors import VidsightError
 from vidsight.options import DATA_DIR_OPTION
 
@@ -244,3 +245,4 @@ main.add_command(replay_command)
 main.add_command(sql_command)
 main.add_command(demo_command)
 main.add_command(etl_group)
+main.add_command(console_command)

@@ -55,6 +55,7 @@ class Ports(BaseModel):
     clickhouse: int = Field(8123, ge=1, le=65535, description="ClickHouse HTTP endpoint (chDB)")
     s3: int = Field(9000, ge=1, le=65535, description="S3 server (rclone serve s3)")
     dagster: int = Field(3000, ge=1, le=65535, description="Dagster webserver UI")
+    console: int = Field(8088, ge=1, le=65535, description="operator console (vidsight console)")
 
 
 def _nested_env_config() -> SettingsConfigDict:

@@ -118,6 +118,7 @@ def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_d
     d = f"--data-dir {data_dir}"
     console.print("\n[bold]Endpoints[/]")
     for name, url in (
+        ("operator console", _console_url(data_dir)),
         ("Dagster UI", dagster_url),
         ("schema registry", endpoints.registry_url),
         ("ClickHouse HTTP", endpoints.clickhouse_url),
@@ -125,6 +126,10 @@ def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_d
         ("S3", endpoints.s3_endpoint),
     ):
         console.print(f"  {name:<16} {url}", highlight=False)
+    console.print(
+        f"  (console login: operator; password in {data_dir / 'secrets' / 'console_password'})",
+        highlight=False,
+    )
     console.print("\n[bold]Look further[/]")
     cam = run.site.camera_ids[0]
     v = command_name()
@@ -141,6 +146,12 @@ def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_d
     ):
         # soft_wrap: a long command stays one line, so it can be copied as it is
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _console_url(data_dir: Path) -> str:
+    """Where `vidsight up` serves the operator console (host and port of the stack's settings)."""
+    stack = cfg.load(cfg.StackSettings, data_dir=data_dir)
+    return f"http://{stack.host}:{stack.ports.console}"
 
 
 def command_name() -> str:

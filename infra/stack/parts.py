@@ -35,6 +35,7 @@ PART_ORDER = (
     "clickhouse",
     "dagster",
     "dagster-daemon",
+    "console",
 )
 # Parts that must be healthy before a part starts (when this `up` starts them too).
 DEPENDS_ON: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,7 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
     # health is read through the webserver.
     "dagster": ("postgres",),
     "dagster-daemon": ("postgres", "dagster"),
+    "console": ("kafka", "schema-registry", "postgres"),
 }
 TANSU_BUCKET = "tansu"
 SCHEMAS_TOPIC = "_schemas"
@@ -356,4 +358,29 @@ def embedded_postgres_part(
         user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
         data_dir=root,
         extra={"mode": "embedded", "database": database},
+    )
+
+
+def console_part(s: StackSettings, data: Path) -> Part:
+    """The operator console; its password and session key come from DATA_DIR/secrets."""
+    port = s.ports.console
+    url = f"http://{s.host}:{port}"
+    return Part(
+        name="console",
+        port=port,
+        url=url,
+        command=[
+            sys.executable,
+            "-m",
+            "vidsight.console",
+            "--data-dir",
+            str(data),
+            "--host",
+            s.host,
+            "--port",
+            str(port),
+        ],
+        env={"VIDSIGHT_DATA_DIR": str(data)},
+        probe=lambda: _http_ok(f"{url}/healthz"),
+        extra={"mode": "login: operator, password in DATA_DIR/secrets/console_password"},
     )

@@ -26,6 +26,9 @@ _GENERATED: dict[str, tuple[bool, int]] = {
     "registry_password": (True, 24),
     "s3_secret_key": (True, 24),
 }
+# Secrets of the operator console (fields of vidsight.console.ConsoleSettings, not of the
+# stack's settings): made once, never printed; the demo says where the password is.
+CONSOLE_SECRETS: dict[str, int] = {"console_password": 18, "console_session_secret": 32}
 REGISTRY_USER = "vidsight"
 POSTGRES_PASSWORD = "postgres_password"
 """Password of the embedded PostgreSQL's superuser (not a settings field: it is part of the DSN)."""
@@ -79,6 +82,9 @@ def ensure_secrets(settings: StackSettings, data_dir: Path) -> StackSettings:
         update[name] = SecretStr(value) if is_secret else value
     if not (folder / POSTGRES_PASSWORD).is_file():
         write_secret(folder, POSTGRES_PASSWORD, secrets.token_urlsafe(24))
+    for name, nbytes in CONSOLE_SECRETS.items():
+        if not (folder / name).is_file():
+            write_secret(folder, name, secrets.token_urlsafe(nbytes))
     for path in folder.iterdir():
         # A secret file someone left readable by others is tightened, not trusted as is.
         if path.is_file() and path.stat().st_mode & 0o077:

@@ -142,6 +142,8 @@ class Stack:
             return p.mongo_part(s, d)
         if name == "clickhouse":
             return p.clickhouse_part(s, d)
+        if name == "console":
+            return p.console_part(s, d)
         if name in (dp.WEBSERVER, dp.DAEMON):
             build = dp.webserver_part if name == dp.WEBSERVER else dp.daemon_part
             return build(s, d, self.endpoints_env(), dp.sqlalchemy_url(self.dagster_pg_url()))

@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -44,6 +45,18 @@ def accounts_of(settings: ConsoleSettings) -> dict[str, str]:
     if local and LOCAL_OPERATOR not in accounts:
         accounts[LOCAL_OPERATOR] = hash_password(local)
     return accounts
+
+
+async def _login_form(request: Request) -> dict[str, str]:
+    """The login form's fields (urlencoded; the guard capped the body's size)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        return {}
+    try:
+        fields = parse_qs((await request.body()).decode(), max_num_fields=8)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {k: v[0] for k, v in fields.items() if v}
 
 
 def create_app(
@@ -95,13 +108,13 @@ def create_app(
         return response
 
     async def login(request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
-        given = str(form.get("csrf", ""))
+        form = await _login_form(request)
+        given = form.get("csrf", "")
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not given or not hmac.compare_digest(given.encode(), cookie.encode()):
             return await login_form(request, "the form expired; try again", 403)
-        user = str(form.get("user", ""))[:64]
-        password = str(form.get("password", ""))[: MAX_PASSWORD_CHARS + 1]
+        user = form.get("user", "")[:64]
+        password = form.get("password", "")[: MAX_PASSWORD_CHARS + 1]
         if not check_login(user, password, ctx.accounts, dummy_hash=dummy):
             log.warning("login refused user=%r", user)
             return await login_form(request, "wrong user name or password", 401)

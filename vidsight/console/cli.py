@@ -20,8 +20,11 @@ from vidsight.settings import is_loopback
 def console_command(
     ctx: click.Context, data_dir: Path | None, host: str | None, port: int | None
 ) -> None:
-    """Serve the operator console (login required; the local account's password is in
-    DATA_DIR/secrets/console_password)."""
+    """Serve the operator web console (alerts, verdicts, sensors).
+
+    Every page needs a login; the local account is `operator`, its password in
+    DATA_DIR/secrets/console_password.
+    """
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn

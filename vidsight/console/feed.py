@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000
 """Events a page may fall behind by; a page slower than that is dropped (it reconnects)."""
 REVISIONS_PER_ALERT = 200
+RETRY_S = 2.0
 
 
 class Hub:
@@ -122,12 +123,15 @@ class LiveFeed:
         return {catalog.ALERTS: alert, catalog.FEEDBACK: verdict}
 
     def _run(self) -> None:
-        try:
-            self._consume()
-        except Exception as exc:  # the page shows the feed is down rather than the app dying
-            log.exception("live feed stopped")
-            self.hub.error = f"live feed stopped: {type(exc).__name__}"
-            self.hub.ready.set()
+        # Topics may not exist yet (a fresh `vidsight up`), a broker may restart: retry, and
+        # let /healthz and the pages say the feed is down meanwhile.
+        while not self._stop.is_set():
+            try:
+                self._consume()
+            except Exception as exc:
+                log.warning("live feed down, retrying error=%s: %s", type(exc).__name__, exc)
+                self.hub.error = f"live feed down: {type(exc).__name__}"
+                self._stop.wait(RETRY_S)
 
     def _consume(self) -> None:
         decoders = self._decoders()
@@ -150,6 +154,7 @@ class LiveFeed:
                     raise RuntimeError(f"topic {name} does not exist")
                 assignment += [KafkaTopicPartition(name, p, OFFSET_END) for p in meta.partitions]
             consumer.assign(assignment)
+            self.hub.error = None
             self.hub.ready.set()
             while not self._stop.is_set():
                 for msg in consumer.consume(500, 0.2):

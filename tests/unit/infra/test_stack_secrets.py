@@ -33,6 +33,8 @@ def test_generated_once_kept_private_and_read_by_every_client(tmp_path: Path) ->
     files = sorted(p.name for p in folder.iterdir())
     assert files == [
         "clickhouse_password",
+        "console_password",
+        "console_session_secret",
         "postgres_password",
         "registry_password",
         "registry_user",
@@ -77,3 +79,19 @@ def test_unreadable_secret_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "clickhouse_password").mkdir(parents=True)
     with pytest.raises(ConfigError, match="clickhouse_password"):
         load(Endpoints, data_dir=tmp_path)
+
+
+def test_console_secrets_generated_once_and_read_by_the_console(tmp_path: Path) -> None:
+    from vidsight.console.settings import ConsoleSettings
+    from vidsight.settings import load
+
+    sec.ensure_secrets(StackSettings(data_dir=tmp_path), tmp_path)
+    folder = tmp_path / "secrets"
+    password = (folder / "console_password").read_text().strip()
+    key = (folder / "console_session_secret").read_text().strip()
+    assert len(password) >= 20 and len(key) >= 40
+    sec.ensure_secrets(StackSettings(data_dir=tmp_path), tmp_path)
+    assert (folder / "console_password").read_text().strip() == password
+    console = load(ConsoleSettings, data_dir=tmp_path)
+    assert console.console_password.get_secret_value() == password
+    assert console.console_session_secret.get_secret_value() == key
