@@ -17,7 +17,8 @@ from producers.errors import SourceError
 from producers.sources.base import Source, SourceContext, redact
 from producers.sources.file import FileOptions
 from producers.sources.synthetic import SCENES, SyntheticOptions
-from producers.synthetic.scene import SceneSpec
+from producers.synthetic.scene import Flicker, SceneSpec
+from schemas.records import BBox
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -79,6 +80,15 @@ def _file_spec(url: str) -> SourceSpec:
     )
 
 
+def _flicker(text: str) -> Flicker:
+    """``x1,y1,x2,y2[,period[,on[,offset]]]`` (ValueError names what is wrong)."""
+    parts = text.split(",")
+    if not 4 <= len(parts) <= 7:
+        raise ValueError(f"flicker: x1,y1,x2,y2[,period[,on[,offset]]], got {text!r}")
+    values = [_number("flicker", p, float) for p in parts]
+    return Flicker(BBox(*values[:4]), *values[4:])
+
+
 def _synthetic_spec(url: str) -> SourceSpec:
     body = url.removeprefix("synthetic:")
     scene, _, query = body.partition("?")
@@ -97,6 +107,7 @@ def _synthetic_spec(url: str) -> SourceSpec:
         "realtime",
         "noise",
         "start",
+        "flicker",
     }
     o = _options(query, allowed, url)
     try:
@@ -106,6 +117,7 @@ def _synthetic_spec(url: str) -> SourceSpec:
             spawn_interval_s=_number("spawn", o.get("spawn", "2"), float),
             labels=tuple(o["labels"].split(",")) if "labels" in o else SceneSpec().labels,
             speed_scale=_number("speed", o.get("speed", "1"), float),
+            flicker=_flicker(o["flicker"]) if "flicker" in o else None,
         )
     except ValueError as exc:
         raise SourceError(f"source {url}: {exc}") from exc

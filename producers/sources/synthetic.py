@@ -5,7 +5,8 @@ Options: ``seed``, ``lanes``, ``spawn`` (seconds between objects), ``labels``
 (comma-separated), ``speed`` (speed scale), ``fps`` (render rate; default the camera's
 analysis fps), ``width``/``height``, ``duration`` (scene seconds; default endless),
 ``realtime`` (pace to the wall clock; default false), ``noise`` (sensor noise sigma) and
-``start`` (UTC micros of scene time 0; default when the source starts).
+``start`` (UTC micros of scene time 0; default when the source starts) and ``flicker``
+(a nuisance light: ``x1,y1,x2,y2[,period[,on[,offset]]]``, seconds; see ``Flicker``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class SyntheticSource:
                 if delay > 0 and ctx.stop.wait(delay):
                     return
             truth = self.scene.truth_at(t)
-            image = render(bg, truth, frame_no=n, noise=opts.noise)
+            image = render(bg, truth, frame_no=n, noise=opts.noise, lights=self.scene.lights_at(t))
             yield Frame(
                 ts_us=origin_us + round(t * 1_000_000),
                 pts_s=t,

@@ -14,6 +14,7 @@ import numpy as np
 
 from producers.frames import Image
 from producers.synthetic.scene import TruthBox
+from schemas.records import BBox
 
 LABEL_COLOURS: dict[str, tuple[int, int, int]] = {  # BGR; luma far from the background's
     "person": (20, 20, 110),  # dark red, luma ~45
@@ -47,10 +48,24 @@ def pixel_box(box: TruthBox, width: int, height: int) -> tuple[int, int, int, in
     return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)
 
 
-def render(bg: Image, boxes: Sequence[TruthBox], *, frame_no: int = 0, noise: float = 0.0) -> Image:
-    """One frame: the background with every box drawn as a solid rectangle."""
+LIGHT_COLOUR = (235, 250, 255)
+"""BGR of a lit nuisance light (near white, far from the background's luma)."""
+
+
+def render(
+    bg: Image,
+    boxes: Sequence[TruthBox],
+    *,
+    frame_no: int = 0,
+    noise: float = 0.0,
+    lights: Sequence[BBox] = (),
+) -> Image:
+    """One frame: the background, lit ``lights``, and every box drawn as a solid rectangle."""
     img = bg.copy()
     height, width = img.shape[:2]
+    for light in lights:
+        x1, y1, x2, y2 = pixel_box(TruthBox(0, "light", light), width, height)
+        img[y1:y2, x1:x2] = np.array(LIGHT_COLOUR, dtype=np.uint8)
     for box in boxes:
         x1, y1, x2, y2 = pixel_box(box, width, height)
         colour = np.array(LABEL_COLOURS.get(box.label, _DEFAULT_COLOUR), dtype=np.uint8)

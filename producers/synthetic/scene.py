@@ -119,6 +119,39 @@ class SceneObject:
         return Point(self.left_at(t) + self.width / 2, self.bottom)
 
 
+@dataclass(frozen=True, slots=True)
+class Flicker:
+    """A nuisance: a light that comes on at a fixed place for ``on_s`` seconds every
+    ``period_s`` seconds, first at ``offset_s``. A motion detector reports it; it is no
+    object, so it is not in the ground truth (the ``ground_truth`` detector never sees it)."""
+
+    box: BBox
+    period_s: float = 6.0
+    on_s: float = 1.0
+    offset_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        b = self.box
+        if not (0.0 <= b.x1 < b.x2 <= 1.0 and 0.0 <= b.y1 < b.y2 <= 1.0):
+            raise ValueError(f"flicker box must be normalised corners x1 < x2, y1 < y2: {b}")
+        if not 0.0 < self.on_s < self.period_s or self.offset_s < 0:
+            raise ValueError("flicker needs 0 < on_s < period_s and offset_s >= 0")
+
+    def is_on(self, t: float) -> bool:
+        """Whether the light is on at scene time ``t``."""
+        return t >= self.offset_s and (t - self.offset_s) % self.period_s < self.on_s
+
+    def onsets(self, t0: float, t1: float) -> list[float]:
+        """Scene times in [t0, t1) the light comes on."""
+        first = max(0, math.ceil((t0 - self.offset_s) / self.period_s))
+        out = []
+        k = first
+        while (t := self.offset_s + k * self.period_s) < t1:
+            out.append(t)
+            k += 1
+        return out
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SceneSpec:
     """Parameters of a crossing scene."""
@@ -130,6 +163,7 @@ class SceneSpec:
     speed_scale: float = 1.0
     top: float = 0.22
     bottom: float = 0.97
+    flicker: Flicker | None = None
 
     def __post_init__(self) -> None:
         unknown = [lb for lb in self.labels if lb not in LABEL_SHAPES]
@@ -197,6 +231,11 @@ class Scene:
             if box is not None:
                 out.append(TruthBox(obj.object_id, obj.label, box))
         return tuple(out)
+
+    def lights_at(self, t: float) -> tuple[BBox, ...]:
+        """Nuisance light boxes lit at scene time ``t`` (drawn, but not ground truth)."""
+        f = self.spec.flicker
+        return (f.box,) if f is not None and f.is_on(t) else ()
 
     def crossings(self, t0: float, t1: float, line: Line = CENTRE_LINE) -> list[Crossing]:
         """Anchor crossings of ``line`` with ``t0 <= t < t1``, in time order."""
