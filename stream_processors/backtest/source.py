@@ -40,10 +40,12 @@ R = TypeVar("R", Detections, FrameRef)
 
 
 def archive_hours(start_us: int, end_us: int, slack_s: float) -> list[datetime]:
-    """The UTC hours whose archive objects may hold records of [start_us, end_us)."""
+    """The UTC hours whose archive objects may hold records of [start_us, end_us): from the
+    hour before the start's (clocks of edge and broker differ a little) to the end's plus
+    ``slack_s``."""
     first = datetime.fromtimestamp(start_us // 1_000_000, UTC).replace(
         minute=0, second=0, microsecond=0
-    )
+    ) - timedelta(hours=1)
     last = datetime.fromtimestamp((end_us + round(slack_s * 1_000_000)) // 1_000_000, UTC)
     hours = []
     hour = first

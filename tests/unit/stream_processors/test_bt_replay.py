@@ -147,5 +147,5 @@ def test_archive_objects_decode_to_the_range_and_cameras_asked() -> None:
 
 def test_archive_hours_cover_the_range_and_the_slack() -> None:
     hours = archive_hours(T0, T0 + 60 * S, 3600)
-    assert hours[0].timestamp() <= T0 / S < hours[0].timestamp() + 3600
-    assert len(hours) == 2
+    assert hours[1].timestamp() <= T0 / S < hours[1].timestamp() + 3600
+    assert len(hours) == 3
