@@ -24,6 +24,14 @@ from stream_processors.rules.geometry import (
 )
 
 POLYGON_KINDS = frozenset({SensorKind.ZONE, SensorKind.LOITERING, SensorKind.AOI})
+CONFIGURABLE_KINDS: tuple[SensorKind, ...] = (
+    SensorKind.ZONE,
+    SensorKind.TRIPWIRE,
+    SensorKind.LOITERING,
+    SensorKind.AOI,
+)
+"""Kinds a sensor config may have, in the order error messages list them (count_anomaly is
+raised by the ETL, never configured; unknown is what an unreadable kind decodes to)."""
 SENSOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """Sensor ids, matched whole: the camera id pattern (no separators, spaces or control/bidi
 characters, so an id is safe in a file name, a URL path, a log line and a terminal)."""
@@ -69,8 +77,8 @@ def check_sensor(cfg: SensorConfig) -> None:
         raise SensorConfigError(None, "id", f"{cfg.sensor_id!r} {ID_RULE}")
     if not SENSOR_ID.fullmatch(cfg.camera_id):
         raise fail("camera", f"{cfg.camera_id!r} {ID_RULE}")
-    if cfg.kind not in POLYGON_KINDS and cfg.kind is not SensorKind.TRIPWIRE:
-        allowed = ", ".join(k.value for k in SensorKind if k is not SensorKind.UNKNOWN)
+    if cfg.kind not in CONFIGURABLE_KINDS:
+        allowed = ", ".join(k.value for k in CONFIGURABLE_KINDS)
         raise fail("kind", f"unknown kind {cfg.kind.value!r}; allowed: {allowed}")
     _check_text(cfg, fail)
     _check_points(cfg, fail)
