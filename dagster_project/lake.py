@@ -23,13 +23,14 @@ from dagster_project.domain import Domain
 from dagster_project.lake_io import (
     ARCHIVED_TOPICS,
     Stores,
+    recorded_manifest,
     settings,
     write_manifest,
 )
 from dagster_project.partitions import DAILY, HOURLY
 from dagster_project.resources import PlatformResource
 from etl.errors import EtlError
-from etl.lake.archive import day_prefix, manifest_rows, shortfalls
+from etl.lake.archive import day_prefix, keep_recorded, manifest_rows, shortfalls
 from etl.lake.parquet import Message, file_key, to_parquet, to_table
 from schemas import catalog
 
@@ -61,11 +62,14 @@ def archive_manifest(
     hour = hour_of(context)
     stores = Stores(settings(platform.data_dir))
     try:
-        rows = stores.live_manifest([hour])
+        rows, shrunk = keep_recorded(recorded_manifest(stores, hour), stores.live_manifest([hour]))
         committed, _ids = stores.committed()
         write_manifest(stores, hour, rows, committed)
     finally:
         stores.close()
+    lost = [s.describe() for s in shrunk]
+    for line in lost:
+        context.log.warning(f"archive shrank, keeping the recorded count: {line}")
     table = "\n".join(
         f"| {r.topic} | {r.partition} | {r.records} | {r.first_offset}..{r.last_offset} |"
         for r in rows
@@ -74,6 +78,8 @@ def archive_manifest(
         metadata={
             "records": MetadataValue.int(sum(r.records for r in rows)),
             "objects": MetadataValue.int(sum(r.objects for r in rows)),
+            "shrunk_partitions": MetadataValue.int(len(shrunk)),
+            "shrunk": MetadataValue.md("\n".join(f"- {line}" for line in lost) or "none"),
             "partitions": MetadataValue.md(
                 "| topic | partition | records | offsets |\n|---|---|---|---|\n" + table
             ),

@@ -204,13 +204,16 @@ def write_manifest(
         stores.ch.insert(f"{db}.archive_manifest", data, column_names=list(_MANIFEST_COLUMNS))
 
 
-def recorded_manifest(stores: Stores) -> list[ManifestRow]:
-    """Every manifest row recorded so far (empty before the first run)."""
+def recorded_manifest(stores: Stores, hour: datetime | None = None) -> list[ManifestRow]:
+    """Manifest rows recorded so far, of every hour or of one (empty before the first run)."""
     db = stores.settings.clickhouse_database
     stores.command(MANIFEST_DDL.format(db=db))
+    where = "" if hour is None else " WHERE hour = {hour:DateTime('UTC')}"
+    params = {} if hour is None else {"hour": hour}
     rows = stores.query(
         f"SELECT hour, topic, partition, topic_id, objects, records, first_offset, last_offset "
-        f"FROM {db}.archive_manifest"
+        f"FROM {db}.archive_manifest{where}",
+        **params,
     )
     return [
         ManifestRow(h.replace(tzinfo=UTC), t, p, tid, o, n, f, la)

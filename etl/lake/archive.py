@@ -272,3 +272,23 @@ def lost_since_recorded(
 def hour_window(hour: datetime, before: int = 0, after: int = 0) -> list[datetime]:
     """The hour and its neighbours, oldest first."""
     return [hour + timedelta(hours=i) for i in range(-before, after + 1)]
+
+
+def keep_recorded(
+    recorded: Iterable[ManifestRow], live: Iterable[ManifestRow]
+) -> tuple[list[ManifestRow], list[Shortfall]]:
+    """The rows to record for an hour, and the partitions that shrank since last recorded.
+
+    A rerun lists the archive again; a partition that holds fewer records than the manifest
+    recorded lost objects, and recording the smaller count would make the loss the new truth
+    (``archive_complete`` compares against the manifest). Such a partition keeps its recorded
+    row and is flagged; every other partition takes its live row.
+    """
+    live_rows = list(live)
+    old = {(r.hour, r.topic, r.partition, r.topic_id): r for r in recorded}
+    shrunk = lost_since_recorded(old.values(), live_rows)
+    rows = {(r.hour, r.topic, r.partition, r.topic_id): r for r in live_rows}
+    for key, r in old.items():
+        if key not in rows or rows[key].records < r.records:
+            rows[key] = r
+    return [rows[k] for k in sorted(rows)], shrunk

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from etl.lake.archive import ManifestRow, lost_since_recorded, manifest_rows, parse_key, shortfalls
+from etl.lake.archive import (
+    ManifestRow,
+    keep_recorded,
+    lost_since_recorded,
+    manifest_rows,
+    parse_key,
+    shortfalls,
+)
 
 H10 = datetime(2024, 5, 1, 10, tzinfo=UTC)
 H11 = datetime(2024, 5, 1, 11, tzinfo=UTC)
@@ -104,3 +111,23 @@ def test_lost_since_recorded_names_the_hour_and_partition() -> None:
         (H10,),
         "hold 0 records where the manifest recorded 10",
     )
+
+
+def test_a_rerun_never_records_a_shrunk_partition_as_truth() -> None:
+    recorded = [row(H11, 0, 99), row(H11, 0, 49, p=1), row(H11, 0, 9, p=2)]
+    # partition 0 lost 40 records, partition 1 grew (late data), partition 2 lost everything,
+    # partition 3 is new
+    live = [row(H11, 0, 99, records=60), row(H11, 0, 59, p=1), row(H11, 0, 4, p=3)]
+    rows, shrunk = keep_recorded(recorded, live)
+    assert rows == [row(H11, 0, 99), row(H11, 0, 59, p=1), row(H11, 0, 9, p=2), row(H11, 0, 4, p=3)]
+    assert [s.describe() for s in shrunk] == [
+        "vidsight.detections partition 0 hour 2024-05-01 11:00: offsets 0..99 (100) "
+        "hold 60 records where the manifest recorded 100",
+        "vidsight.detections partition 2 hour 2024-05-01 11:00: offsets 0..9 (10) "
+        "hold 0 records where the manifest recorded 10",
+    ]
+
+
+def test_keep_recorded_of_a_first_run_is_the_live_listing() -> None:
+    live = [row(H11, 0, 9, p=1), row(H11, 0, 99)]
+    assert keep_recorded([], live) == (sorted(live, key=lambda r: r.partition), [])
