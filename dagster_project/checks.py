@@ -19,14 +19,15 @@ from dagster import (
     AssetKey,
     MetadataValue,
     asset_check,
-    build_last_update_freshness_checks,
 )
-from dagster._utils.warnings import PreviewWarning, SupersessionWarning
+from dagster._utils.warnings import PreviewWarning
 
+from dagster_project.analytics_settings import analytics_settings
 from dagster_project.domain import Domain
 from dagster_project.lake_io import Stores, archive_shortfalls, settings
 from dagster_project.partitions import HOURLY
 from dagster_project.resources import PlatformResource
+from etl import freshness
 
 SOURCES = [
     AssetKey(["clickhouse", "detections"]),
@@ -247,17 +248,49 @@ def _null_key_check(asset_name: str) -> AssetChecksDefinition:
     return _check
 
 
-def _freshness() -> Any:
-    # Superseded by FreshnessPolicy on the assets, which live in the sources module; checks
-    # built here keep freshness beside the other checks until the sources carry policies.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SupersessionWarning)
-        return build_last_update_freshness_checks(
-            assets=SOURCES, lower_bound_delta=timedelta(hours=2)
-        )
+FRESHNESS_LAG = timedelta(hours=2)
+"""How old a source's newest event may be while cameras are active."""
 
 
-FRESHNESS = _freshness()
+def _cameras(platform: PlatformResource) -> list[freshness.Camera]:
+    import psycopg
+
+    s = analytics_settings(platform.data_dir)
+    with psycopg.connect(s.postgres_dsn.get_secret_value(), connect_timeout=10) as conn:
+        rows = conn.execute("SELECT camera_id, enabled, fps FROM cameras").fetchall()
+    return [freshness.Camera(str(c), bool(e), float(f)) for c, e, f in rows]
+
+
+def _freshness_check(key: AssetKey) -> AssetChecksDefinition:
+    name = "/".join(key.path)
+
+    @asset_check(
+        asset=key,
+        name="freshness",
+        description=f"The newest event in {name} is at most {FRESHNESS_LAG} old while a "
+        "camera is active (enabled, fps above 0); skipped while none is.",
+    )
+    def _check(platform: PlatformResource) -> AssetCheckResult:
+        from dagster_project.sources import readers
+
+        active = freshness.active_cameras(_cameras(platform))
+        newest = None
+        if active:  # no store read when no data is expected
+            s = analytics_settings(platform.data_dir)
+            _rows, newest = readers(s)[name](s)
+        v = freshness.judge(name, newest, datetime.now(UTC), FRESHNESS_LAG, active)
+        meta: dict[str, Any] = {"skipped": MetadataValue.bool(v.skipped)}
+        if v.lag_s is not None:
+            meta["lag_s"] = MetadataValue.float(v.lag_s)
+        return AssetCheckResult(
+            passed=v.passed, severity=AssetCheckSeverity.WARN, description=v.description,
+            metadata=meta,
+        )  # fmt: skip
+
+    return _check
+
+
+FRESHNESS = [_freshness_check(key) for key in SOURCES]
 
 CHECKS = [
     archive_complete,
