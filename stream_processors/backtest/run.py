@@ -53,8 +53,9 @@ def run_backtest(
 
     The cameras are those of ``sensors`` (only ``camera_id`` when given). The sensors in
     force are the live definitions on the sensors topic (``in_force`` overrides that, for
-    callers that already read it). Raises :class:`BacktestError` when the archive cannot be
-    read or the range is empty.
+    callers that already read it). A long-lived caller (the console) passes the same
+    ``reader`` to every call: it keeps the decoded archive records between backtests.
+    Raises :class:`BacktestError` when the archive cannot be read or the range is empty.
     """
     report, _ = run_backtest_timed(
         settings,

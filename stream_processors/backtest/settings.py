@@ -26,6 +26,12 @@ class BacktestSettings(ProcessorSettings):
         "which trails the event time (edge spool, replays); hours up to this much after the "
         "range's end are read too, and records outside the range dropped",
     )
+    archive_cache_records: int = Field(
+        500_000,
+        ge=0,
+        description="decoded archive records a long-lived reader keeps between backtests "
+        "(the console's); 0 keeps nothing",
+    )
     archive_max_objects: int = Field(
         100_000,
         ge=1,

@@ -10,6 +10,7 @@ listed; records are then kept by key (the camera) and by event time within the r
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -55,6 +56,24 @@ def archive_hours(start_us: int, end_us: int, slack_s: float) -> list[datetime]:
     return hours
 
 
+def decode_by_camera(
+    codec: TopicSerde[R], topic: str, blob: bytes, cameras: Collection[str]
+) -> dict[str, list[R]]:
+    """The records of one archive object for ``cameras``, by camera, in offset order."""
+    keys = {c.encode(): c for c in cameras}
+    decode = codec.decode
+    out: dict[str, list[R]] = {c: [] for c in cameras}
+    for m in decode_archive(topic, blob):
+        camera = keys.get(m.key) if m.key is not None else None
+        if camera is None or m.value is None:
+            continue  # other cameras' values are never decoded: the key says whose they are
+        try:
+            out[camera].append(decode(m.value, partition=m.partition, offset=m.offset))
+        except SerializationError as exc:
+            log.warning("skipping an unreadable archived record: %s", exc)
+    return out
+
+
 def decode_objects(
     codec: TopicSerde[R],
     topic: str,
@@ -65,21 +84,44 @@ def decode_objects(
     end_us: int,
 ) -> list[R]:
     """The records of archive objects for ``cameras`` with event time in [start_us, end_us)."""
-    keys = {c.encode() for c in cameras}
-    decode = codec.decode
-    out: list[R] = []
-    for blob in blobs:
-        for m in decode_archive(topic, blob):
-            if m.key not in keys or m.value is None:
-                continue
-            try:
-                rec = decode(m.value, partition=m.partition, offset=m.offset)
-            except SerializationError as exc:
-                log.warning("skipping an unreadable archived record: %s", exc)
-                continue
-            if start_us <= rec.frame_ts < end_us:
-                out.append(rec)
-    return out
+    return [
+        rec
+        for blob in blobs
+        for recs in decode_by_camera(codec, topic, blob, cameras).values()
+        for rec in recs
+        if start_us <= rec.frame_ts < end_us
+    ]
+
+
+class DecodedCache:
+    """Decoded records by (object key, ETag, camera), least recently used dropped first.
+
+    Archive objects of closed hours do not change, and the console backtests the same recent
+    hours again and again (one candidate after another): decoding is most of a cold
+    backtest's cost (bench/bench_backtest.py), so a reader kept between backtests keeps what
+    it decoded. The ETag makes an object that grew (a late batch merged into it) a new entry.
+    """
+
+    def __init__(self, max_records: int) -> None:
+        self.max_records = max_records
+        self._entries: OrderedDict[tuple[str, str, str], list[Any]] = OrderedDict()
+        self._records = 0
+
+    def get(self, key: tuple[str, str, str]) -> list[Any] | None:
+        """The cached records of an entry (and mark it recently used)."""
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str, str], records: list[Any]) -> None:
+        """Keep an entry, dropping the least recently used beyond ``max_records``."""
+        old = self._entries.pop(key, None)
+        self._records += len(records) - (0 if old is None else len(old))
+        self._entries[key] = records
+        while self._records > self.max_records and len(self._entries) > 1:
+            _, dropped = self._entries.popitem(last=False)
+            self._records -= len(dropped)
 
 
 class ArchiveReader:
@@ -90,38 +132,39 @@ class ArchiveReader:
         self.bucket = settings.s3_bucket
         self._s3 = client if client is not None else _client(settings)
         self.objects_read = 0
+        self.cache = DecodedCache(settings.archive_cache_records)
 
     @property
     def location(self) -> str:
         """The archive's address, for reports."""
         return f"s3://{self.bucket}/{self.settings.archive_prefix}"
 
-    def keys(self, topic: str, start_us: int, end_us: int) -> list[ArchiveKey]:
-        """Archive objects of ``topic`` that may hold records of the range."""
+    def keys(self, topic: str, start_us: int, end_us: int) -> list[tuple[ArchiveKey, str]]:
+        """Archive objects of ``topic`` that may hold records of the range, with their ETags."""
         s = self.settings
         found = []
         for hour in archive_hours(start_us, end_us, s.archive_slack_s):
             prefix = hour_prefix(s.archive_prefix, topic, hour)
-            for key in self._list(prefix):
+            for key, etag in self._list(prefix):
                 parsed = parse_key(s.archive_prefix, key)
                 if parsed is not None and parsed.topic == topic:
-                    found.append(parsed)
+                    found.append((parsed, etag))
+        if len(found) > s.archive_max_objects:
+            raise BacktestError(
+                f"the range needs {len(found)} archive objects of {topic}, over "
+                f"archive_max_objects={s.archive_max_objects}; ask for a shorter range"
+            )
         return found
 
-    def blobs(self, keys: Iterable[ArchiveKey]) -> Iterator[bytes]:
-        """The bytes of each object."""
-        for k in keys:
-            self.objects_read += 1
-            if self.objects_read > self.settings.archive_max_objects:
-                raise BacktestError(
-                    f"the range needs more than {self.settings.archive_max_objects} archive "
-                    "objects (archive_max_objects); ask for a shorter range or one camera"
-                )
-            try:
-                body = self._s3.get_object(Bucket=self.bucket, Key=k.key)["Body"]
-                yield body.read()
-            except (BotoCoreError, ClientError) as exc:
-                raise BacktestError(f"cannot read s3://{self.bucket}/{k.key}: {exc}") from exc
+    def blob(self, key: ArchiveKey) -> bytes:
+        """The bytes of one object."""
+        self.objects_read += 1
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key.key)["Body"]
+            data: bytes = body.read()
+        except (BotoCoreError, ClientError) as exc:
+            raise BacktestError(f"cannot read s3://{self.bucket}/{key.key}: {exc}") from exc
+        return data
 
     def records(
         self,
@@ -132,20 +175,30 @@ class ArchiveReader:
         start_us: int,
         end_us: int,
     ) -> list[R]:
-        """The topic's records of ``cameras`` in the range."""
-        keys = self.keys(topic, start_us, end_us)
-        return decode_objects(
-            codec, topic, self.blobs(keys), cameras, start_us=start_us, end_us=end_us
-        )
+        """The topic's records of ``cameras`` in the range (decoded ones from the cache)."""
+        out: list[R] = []
+        for key, etag in self.keys(topic, start_us, end_us):
+            cached: dict[str, list[Any] | None] = {
+                c: self.cache.get((key.key, etag, c)) for c in cameras
+            }
+            missing = [c for c, recs in cached.items() if recs is None]
+            if missing:
+                decoded = decode_by_camera(codec, topic, self.blob(key), missing)
+                for camera, fresh in decoded.items():
+                    self.cache.put((key.key, etag, camera), fresh)
+                    cached[camera] = fresh
+            for held in cached.values():
+                out += [r for r in held or () if start_us <= r.frame_ts < end_us]
+        return out
 
-    def _list(self, prefix: str) -> Iterator[str]:
+    def _list(self, prefix: str) -> Iterator[tuple[str, str]]:
         try:
             pages = self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix
             )
             for page in pages:
                 for obj in page.get("Contents", ()):
-                    yield obj["Key"]
+                    yield obj["Key"], str(obj.get("ETag", ""))
         except (BotoCoreError, ClientError) as exc:
             raise BacktestError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from exc
 

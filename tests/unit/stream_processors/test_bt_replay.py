@@ -149,3 +149,53 @@ def test_archive_hours_cover_the_range_and_the_slack() -> None:
     hours = archive_hours(T0, T0 + 60 * S, 3600)
     assert hours[1].timestamp() <= T0 / S < hours[1].timestamp() + 3600
     assert len(hours) == 3
+
+
+class _MemoryS3:
+    def __init__(self, objects: dict[str, tuple[bytes, str]]) -> None:
+        self.objects = objects
+        self.gets = 0
+
+    def get_paginator(self, name: str) -> _MemoryS3:
+        return self
+
+    def paginate(self, *, Bucket: str, Prefix: str) -> list[dict[str, object]]:  # noqa: N803
+        keys = sorted(k for k in self.objects if k.startswith(Prefix))
+        return [{"Contents": [{"Key": k, "ETag": self.objects[k][1]} for k in keys]}]
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, object]:  # noqa: N803
+        import io
+
+        self.gets += 1
+        return {"Body": io.BytesIO(self.objects[Key][0])}
+
+
+def test_the_reader_keeps_decoded_records_until_an_object_changes() -> None:
+    from sinks.s3archive import hour_of, object_key
+    from stream_processors.backtest.settings import BacktestSettings
+    from stream_processors.backtest.source import ArchiveReader
+
+    serde = Serde(InMemorySchemaResolver())
+    codec = serde.topic(catalog.FRAMES, FrameRef)
+    frames, _ = _walk()
+    key = object_key("archive", catalog.FRAMES, 0, hour=hour_of(T0 // 1000), block_start=0,
+                     block=1000)  # fmt: skip
+    msgs = [
+        SourceMessage(catalog.FRAMES, 0, i, f.camera_id.encode(), codec.encode(f), T0 // 1000, ())
+        for i, f in enumerate(frames)
+    ]
+
+    def blob(n: int) -> bytes:
+        return encode(key, msgs[:n], topic=catalog.FRAMES, partition=0, block_start=0,
+                      block=1000, codec="null")  # fmt: skip
+
+    s3 = _MemoryS3({key: (blob(10), "e1")})
+    reader = ArchiveReader(BacktestSettings(archive_slack_s=0), s3)
+    span = {"start_us": T0, "end_us": T0 + 60 * S}
+    assert reader.records(codec, catalog.FRAMES, [CAM], **span) == frames[:10]
+    assert reader.records(codec, catalog.FRAMES, [CAM], **span) == frames[:10]
+    assert s3.gets == 1
+    s3.objects[key] = (blob(20), "e2")  # a late batch merged into the object
+    assert reader.records(codec, catalog.FRAMES, [CAM], **span) == frames[:20]
+    assert s3.gets == 2
+    assert reader.records(codec, catalog.FRAMES, ["cam-9"], **span) == []
