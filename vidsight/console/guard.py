@@ -63,7 +63,7 @@ class GuardPolicy:
 
 
 def _is_api(path: str) -> bool:
-    return path.startswith("/api/") or path == "/events"
+    return path.startswith("/api/") or path in ("/events", "/evidence")
 
 
 class ConsoleGuard:

@@ -34,7 +34,9 @@ class ReadModelsClient:
                     cross.raise_for_status()
                     out[cam] = {"occupancy": occ.json(), "crossings": cross.json()}
 
-                await asyncio.gather(*(one(c) for c in cameras[:200]))
+                # With no camera yet, one probe still tells whether they run at all.
+                await asyncio.gather(*(one(c) for c in (cameras[:200] or ["-"])))
+                out.pop("-", None)
         except (httpx.HTTPError, ValueError):
             return {"_state": NOT_RUNNING}
         return out

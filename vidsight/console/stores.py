@@ -150,8 +150,8 @@ class Stores:
                 "ORDER BY a.start_ts DESC LIMIT 500".encode()
             ).fetchall()
         cams = [dict(r) for r in rows]
-        cams += [{"camera_id": r["camera_id"], "name": None, "enabled": True}
-                 for r in extra if r["camera_id"] not in known]  # fmt: skip
+        others = {r["camera_id"] for r in (*extra, *latest, *open_rows)} - known
+        cams += [{"camera_id": c, "name": None, "enabled": True} for c in sorted(others)]
         frames = {r["camera_id"]: r["evidence_uri"] for r in latest}
         for cam in cams:
             cam["latest_evidence"] = frames.get(cam["camera_id"])
