@@ -55,9 +55,9 @@ def materialize_command(
     timeout_s: float,
     url: str | None,
 ) -> None:
-    """Launch runs of the selected assets and wait: one run, or a backfill of --from..--to.
+    """Launch runs of the selected assets (one run or a backfill) and wait for them.
 
-    Prints each run's id, status and UI link; exits 1 when any run did not succeed.
+    One run, or one run per partition of --from..--to (a backfill). Prints each run's id, status and UI link; exits 1 when any run did not succeed.
     """
     client = DagsterClient(url or webserver_url(ctx, data_dir))
     try:
