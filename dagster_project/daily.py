@@ -27,7 +27,7 @@ def _day(context: AssetExecutionContext) -> datetime:
 
 
 def _replace_day(s: AnalyticsSettings, table: str, day: datetime, rows: list[list[Any]]) -> None:
-    cols = [c.split()[0] for c in sql.TABLES[table][0].split(", ")]
+    cols = sql.columns(table)
     client = clickhouse(s)
     try:
         client.command(sql.delete_period(s.clickhouse_database, table, day))

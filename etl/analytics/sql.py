@@ -103,6 +103,18 @@ TIME_COLUMN = {
 }
 
 
+def columns(table: str) -> list[str]:
+    """Column names of an analytics table, in order (commas inside a type are not splits)."""
+    names, depth, start = [], 0, 0
+    cols = TABLES[table][0] + ","
+    for i, ch in enumerate(cols):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            names.append(cols[start:i].split()[0])
+            start = i + 1
+    return names
+
+
 def create_table(db: str, table: str) -> str:
     """CREATE TABLE IF NOT EXISTS of one analytics table."""
     cols, order = TABLES[table]

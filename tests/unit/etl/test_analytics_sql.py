@@ -43,3 +43,13 @@ def test_every_table_is_created_idempotently() -> None:
     assert stmts[0] == "CREATE DATABASE IF NOT EXISTS vidsight"
     assert all(s.startswith("CREATE TABLE IF NOT EXISTS vidsight.") for s in stmts[1:])
     assert {s.split()[5].split(".")[1] for s in stmts[1:]} == set(sql.TABLES)
+
+
+def test_column_names_keep_types_with_commas_whole() -> None:
+    assert sql.columns("camera_health_daily") == [
+        "day", "camera_id", "fps_configured", "frames", "expected_frames", "uptime", "gaps",
+        "gap_seconds", "longest_gap_start", "longest_gap_s", "detection_rate", "outlier_hours",
+    ]  # fmt: skip
+    assert sql.columns("storage_usage") == [
+        "day", "store", "object", "camera_id", "bytes", "items"
+    ]  # fmt: skip
