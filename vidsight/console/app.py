@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -35,6 +36,7 @@ from vidsight.console.writes import Writer
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+LOGIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 PAGES = {"/": "alerts.html", "/cameras": "cameras.html", "/editor": "editor.html"}
 
 
@@ -99,7 +101,10 @@ def create_app(
         return render(request, "alert.html", alert_id=request.path_params["alert_id"])
 
     async def login_form(request: Request, error: str = "", status: int = 200) -> Response:
-        token = secrets.token_urlsafe(24)
+        # A browser may fetch the form twice (Chromium does): keep the token it already
+        # holds, or the form shown would not match the cookie of the second answer.
+        held = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        token = held if LOGIN_TOKEN.fullmatch(held) else secrets.token_urlsafe(24)
         response = render(request, "login.html", status, login_csrf=token, error=error)
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
