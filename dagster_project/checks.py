@@ -165,8 +165,8 @@ def heatmap_sums(platform: PlatformResource) -> AssetCheckResult:
 
 @asset_check(
     asset=AssetKey(["mongo", "detections"]),
-    description="Per closed hour: frames in ClickHouse detections = frame documents in MongoDB "
-    "(frames with objects; the archive's records are checked by archive_complete).",
+    description="Per closed hour and camera: frames in ClickHouse detections = frame documents "
+    "in MongoDB (frames with objects; the archive's records are checked by archive_complete).",
 )
 def stores_agree(platform: PlatformResource) -> AssetCheckResult:
     import pymongo
@@ -175,15 +175,16 @@ def stores_agree(platform: PlatformResource) -> AssetCheckResult:
     stores = Stores(s)
     start, end = _recent_hours(datetime.now(UTC))
     try:
-        ch = dict(
-            stores.query(
-                f"SELECT toStartOfHour(frame_ts) AS h, uniqExact(event_id) "
+        ch = {
+            (h.replace(tzinfo=None), str(c)): int(n)
+            for h, c, n in stores.query(
+                f"SELECT toStartOfHour(frame_ts) AS h, camera_id, uniqExact(event_id) "
                 f"FROM {s.clickhouse_database}.detections "
-                "WHERE frame_ts >= {s:DateTime} AND frame_ts < {e:DateTime} GROUP BY h",
+                "WHERE frame_ts >= {s:DateTime} AND frame_ts < {e:DateTime} GROUP BY h, camera_id",
                 s=start,
                 e=end,
             )
-        )
+        }
     finally:
         stores.close()
     client: Any
@@ -193,22 +194,26 @@ def stores_agree(platform: PlatformResource) -> AssetCheckResult:
                 {"$match": {"frame_ts": {"$gte": start, "$lt": end}, "object_count": {"$gt": 0}}},
                 {
                     "$group": {
-                        "_id": {"$dateTrunc": {"date": "$frame_ts", "unit": "hour"}},
+                        "_id": {
+                            "h": {"$dateTrunc": {"date": "$frame_ts", "unit": "hour"}},
+                            "c": "$camera_id",
+                        },
                         "n": {"$sum": 1},
                     }
                 },
             ]
         )
-        mongo = {d["_id"].replace(tzinfo=None): d["n"] for d in docs}
-    ch = {h.replace(tzinfo=None): n for h, n in ch.items()}
-    differ = sorted(h for h in ch.keys() | mongo.keys() if ch.get(h, 0) != mongo.get(h, 0))
+        mongo = {(d["_id"]["h"].replace(tzinfo=None), str(d["_id"]["c"])): d["n"] for d in docs}
+    differ = sorted(k for k in ch.keys() | mongo.keys() if ch.get(k, 0) != mongo.get(k, 0))
     return AssetCheckResult(
         passed=not differ,
         severity=AssetCheckSeverity.WARN,
         description="; ".join(
-            f"{h:%Y-%m-%d %H}:00 clickhouse {ch.get(h, 0)} mongo {mongo.get(h, 0)}" for h in differ
+            f"{h:%Y-%m-%d %H}:00 {c}: clickhouse {ch.get((h, c), 0)} mongo {mongo.get((h, c), 0)}"
+            for h, c in differ[:50]
         )
         or "stores agree",
+        metadata={"mismatches": MetadataValue.int(len(differ))},
     )
 
 
