@@ -70,15 +70,9 @@ automation_sensor = AutomationConditionSensorDefinition(
 
 def _materialized_hours(context: SensorEvaluationContext) -> dict[datetime, datetime]:
     """When each archive_manifest hour was last materialized."""
-    from dagster import DagsterEventType, EventRecordsFilter
-
-    records = context.instance.get_event_records(
-        EventRecordsFilter(
-            DagsterEventType.ASSET_MATERIALIZATION, asset_key=AssetKey("archive_manifest")
-        ),
-        limit=24 * LATE_LOOKBACK_DAYS * 4,
-        ascending=False,
-    )
+    records = context.instance.fetch_materializations(
+        AssetKey("archive_manifest"), limit=24 * LATE_LOOKBACK_DAYS * 4, ascending=False
+    ).records
     out: dict[datetime, datetime] = {}
     for r in records:
         key = r.partition_key
