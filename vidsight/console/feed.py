@@ -157,7 +157,11 @@ class LiveFeed:
             self.hub.error = None
             self.hub.ready.set()
             while not self._stop.is_set():
-                for msg in consumer.consume(500, 0.2):
+                # poll() returns as soon as one record is there; consume(n, t) would wait for
+                # n records or the whole timeout, which is latency added to every alert shown.
+                first = consumer.poll(0.2)
+                batch = [] if first is None else [first, *consumer.consume(499, 0)]
+                for msg in batch:
                     value, topic = msg.value(), msg.topic()
                     if msg.error() is not None or value is None or topic not in decoders:
                         continue
