@@ -221,6 +221,10 @@ class Stack:
         s = self.settings
         if s.postgres_database:
             return s.postgres_database
+        # What the last `up` decided, for commands that do not repeat its settings (status).
+        decided = self._state().get("postgres", {}).get("database")
+        if decided and not s.external_postgres_dsn.get_secret_value():
+            return str(decided)
         if not s.external_postgres_dsn.get_secret_value():
             return "vidsight"  # the embedded server belongs to this data dir alone
         digest = hashlib.sha256(str(self.data).encode()).hexdigest()[:8]

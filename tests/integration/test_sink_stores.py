@@ -197,7 +197,9 @@ def test_sql_command_prints_table_csv_and_json_and_reports_errors(
         check=False,
     )
     assert bad.returncode == 2
-    assert "Syntax error" in bad.stderr
+    # The user's own query with a caret, not the client's FORMAT-suffixed text.
+    assert "syntax error at line 1, column 7" in bad.stderr
+    assert "  SELEC 1\n        ^" in bad.stderr and "FORMAT" not in bad.stderr
     readonly = subprocess.run(
         [sys.executable, "-m", "sinks", "sql", "DROP TABLE detections"],
         env=p.env,
