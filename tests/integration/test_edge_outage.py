@@ -234,10 +234,17 @@ def test_broker_outage_and_kill_9_lose_nothing(
 
 @pytest.fixture
 def s3_later(
-    tmp_path: Path, stack_settings_factory: Callable[..., StackSettings]
+    own_stack: tuple[Stack, Endpoints],
+    tmp_path: Path,
+    stack_settings_factory: Callable[..., StackSettings],
 ) -> Iterator[Stack]:
-    """An S3 server that is not running yet: the test starts it with ``up()``."""
-    stack = Stack(stack_settings_factory(tmp_path / "s3-later"), ["s3"])
+    """An S3 server that is not running yet: the test starts it with ``up()``.
+
+    It takes the own stack's S3 key pair, so the edge's one set of credentials fits both.
+    """
+    _, endpoints = own_stack
+    settings = stack_settings_factory(tmp_path / "s3-later", s3_secret_key=endpoints.s3_secret_key)
+    stack = Stack(settings, ["s3"])
     try:
         yield stack
     finally:
@@ -286,7 +293,7 @@ def test_s3_outage_spools_evidence_and_uploads_it_later(
         endpoint_url=later["s3_endpoint"],
         region_name="us-east-1",
         aws_access_key_id=later["s3_access_key"],
-        aws_secret_access_key=later["s3_secret_key"],
+        aws_secret_access_key=endpoints.s3_secret_key.get_secret_value(),
         config=Config(
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
