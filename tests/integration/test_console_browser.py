@@ -116,12 +116,18 @@ def test_false_positive_click_publishes_feedback_the_processor_learns(
     stack = console[0]
     serde = Serde.for_registry(stack.endpoints)
     cam = f"cam-{uuid.uuid4().hex[:8]}"
-    alert = cs.make_alert(cam, evidence_uri=cs.upload_evidence(stack, cam))
+    sensor = f"line-{cam}"
+    api = cs.login(console[1])
+    line = {"camera": cam, "kind": "tripwire", "points": [[0.45, 0.05], [0.45, 0.95]]}
+    assert api.put(f"/api/sensors/{sensor}", json=line).status_code == 200
+    api.close()
+    alert = cs.make_alert(cam, sensor, evidence_uri=cs.upload_evidence(stack, cam))
     cs.insert_alert(stack, alert)
     page.goto(f"{console[1]}/alerts/{alert.alert_id}")
     page.wait_for_selector("body[data-loaded='1']")
     page.wait_for_selector("#live.on")
     page.wait_for_selector("#overlay rect.alert-box")
+    page.wait_for_selector("#overlay polyline.geom", state="attached")  # the sensor's line
     page.select_option("#reason", "lighting")
     page.fill("#note", "lamp by the gate")
     page.click("#false-positive")
