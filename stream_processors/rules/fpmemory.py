@@ -61,8 +61,8 @@ class FalsePositiveMemory:
     """Verdicts on one camera's alerts; false positives suppress similar boxes of their label.
 
     The latest verdict (by feedback time) on an alert wins, so an operator who changes a false
-    positive to a true positive lifts the suppression; verdicts arriving out of order do not
-    undo newer ones.
+    positive to a true positive, or reopens the alert (verdict ``unknown``: the review is
+    withdrawn), lifts the suppression; verdicts arriving out of order do not undo newer ones.
     """
 
     __slots__ = ("_by_label", "_size", "_verdicts")
@@ -78,8 +78,6 @@ class FalsePositiveMemory:
 
     def apply(self, feedback: Feedback, label: str, boxes: tuple[Box, ...]) -> None:
         """Feed one resolved verdict (``label`` may be :data:`WILDCARD`)."""
-        if feedback.verdict is Verdict.UNKNOWN:
-            return
         verdicts = self._verdicts
         previous = verdicts.get(feedback.alert_id)
         if previous is not None and previous[0] > feedback.ts:

@@ -330,10 +330,20 @@ def test_fp_memory_rebuilds_from_feedback_alone() -> None:
     assert bool(copy) and copy.matches("dog", (0.5, 0.5, 0.6, 0.6), 0.5)
 
 
-def test_unknown_verdict_is_ignored() -> None:
+def test_unknown_verdict_suppresses_nothing() -> None:
     memory = FalsePositiveMemory(10)
     memory.apply(feedback("a", Verdict.UNKNOWN), "person", ((0.1, 0.1, 0.2, 0.2),))
     assert not memory
+
+
+def test_reopening_a_false_positive_lifts_its_suppression_older_reopen_does_not() -> None:
+    box = (0.1, 0.1, 0.2, 0.2)
+    memory = FalsePositiveMemory(10)
+    memory.apply(feedback("a", Verdict.FALSE_POSITIVE, ts=2), "person", (box,))
+    memory.apply(feedback("a", Verdict.UNKNOWN, ts=1), "person", (box,))  # late, older
+    assert memory.matches("person", box, 0.5)
+    memory.apply(feedback("a", Verdict.UNKNOWN, ts=3), "person", (box,))  # reopened
+    assert not memory.matches("person", box, 0.5)
 
 
 def test_counters_export_and_reset() -> None:
