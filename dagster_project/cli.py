@@ -57,7 +57,8 @@ def materialize_command(
 ) -> None:
     """Launch runs of the selected assets (one run or a backfill) and wait for them.
 
-    One run, or one run per partition of --from..--to (a backfill). Prints each run's id, status and UI link; exits 1 when any run did not succeed.
+    One run, or one run per partition of --from..--to (a backfill). Prints each run's id,
+    status and UI link; exits 1 when any run did not succeed.
     """
     client = DagsterClient(url or webserver_url(ctx, data_dir))
     try:
