@@ -454,6 +454,9 @@ class SinkRunner:
     def _resume(self) -> None:
         consumer = self._consumer
         self._paused = False
+        # The records rewound here are still to be written: idleness counts from now, not
+        # from before the pause (a long store back-off must not read as an idle sink).
+        self._last_activity = self._clock()
         if consumer is None or not self._assigned:
             return
         for tp in self._assigned:

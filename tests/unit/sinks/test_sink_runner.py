@@ -271,3 +271,15 @@ def test_the_sink_learns_each_assigned_topics_incarnation_retrying_the_broker() 
     assert sink.topic_ids == dict.fromkeys(sink.topics, TOPIC_ID)
     assert sink.incarnation_of(sink.topics[0]) == TOPIC_ID
     assert set(sink.rows) == {"r0", "r1"}
+
+
+def test_a_store_back_off_longer_than_the_idle_limit_does_not_end_the_run_early() -> None:
+    """After the pause the rewound records are written before the sink may call itself idle."""
+    log = FakeLog()
+    log.append(0, values(3))
+    sink = MemorySink(sink_settings(backoff_initial_s=0.5, backoff_max_s=0.5, batch_max_age_s=0.01))
+    sink.down_writes = 1
+    runner = runner_for(sink, FakeConsumer(log), RunOptions(exit_when_idle_s=0.1))
+    runner.run()
+    assert set(sink.rows) == {"r0", "r1", "r2"}
+    assert log.committed == {0: 3}
