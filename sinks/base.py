@@ -180,6 +180,9 @@ class Sink(ABC, Generic[T]):
         chosen = list(self._buffers) if tps is None else [tp for tp in tps if tp in self._buffers]
         return {tp: self._buffers.pop(tp).first_offset for tp in chosen}
 
+    def assigned(self, tps: Iterable[TopicPartition]) -> None:
+        """Partitions just assigned (their topic ids known): a hook for per-partition set-up."""
+
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         """Forget partitions (revoked or newly assigned): buffers and resume points."""
         tps = list(tps)

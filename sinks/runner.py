@@ -472,6 +472,7 @@ class SinkRunner:
         log.info("assigned sink=%s partitions=%s", self.sink.name, ",".join(map(str, tps)))
         self.sink.forget(tps)
         self._learn_topic_ids(sorted({tp.topic for tp in tps}))
+        self.sink.assigned(tps)
         for tp in tps:
             self._next.pop(tp, None)
         self._assigned.update(tps)
