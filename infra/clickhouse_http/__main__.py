@@ -4,7 +4,9 @@ Runs until SIGTERM or SIGINT, then shuts down cleanly (in-flight requests finish
 is closed), so a restart on the same path finds every row that was inserted.
 
 The password comes from ``--password-file`` or ``VIDSIGHT_CLICKHOUSE_PASSWORD``, never from the
-command line (which every local user can read in the process list).
+command line (which every local user can read in the process list); so do the ETL user's
+(``--etl-password-file``) and the lake's S3 secret key (``--lake-secret-key-file``; its key id
+from ``VIDSIGHT_LAKE_ACCESS_KEY_ID``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from infra.clickhouse_http.access import check_allowed
+from infra.clickhouse_http.access import Lake, check_allowed
 from infra.clickhouse_http.errors import EngineStartError
 from infra.clickhouse_http.server import ClickHouseHttpServer, ServerConfig
 
 log = logging.getLogger("infra.clickhouse_http")
 
 PASSWORD_ENV = "VIDSIGHT_CLICKHOUSE_PASSWORD"
+LAKE_KEY_ID_ENV = "VIDSIGHT_LAKE_ACCESS_KEY_ID"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +67,23 @@ def _parser() -> argparse.ArgumentParser:
         "postgresql, ...); default: none",
     )
     parser.add_argument(
+        "--etl-user",
+        metavar="NAME",
+        help="a second user, for the ETL: the clients' rights plus defining read-only tables "
+        "over the lake (needs --etl-password-file and --lake-url)",
+    )
+    parser.add_argument("--etl-password-file", type=Path, help="file holding its password")
+    parser.add_argument(
+        "--lake-url",
+        metavar="URL",
+        help="the Parquet lake, path-style: http://HOST:PORT/<bucket>/<prefix>/",
+    )
+    parser.add_argument(
+        "--lake-secret-key-file",
+        type=Path,
+        help=f"file holding the lake's S3 secret key (key id: ${LAKE_KEY_ID_ENV})",
+    )
+    parser.add_argument(
         "--default-database",
         metavar="NAME",
         help="database of queries that name none (created at start; default: chDB's `default`)",
@@ -91,6 +111,15 @@ def _password(path: Path | None) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
+def _lake(url: str | None, secret_file: Path | None) -> Lake | None:
+    if url is None:
+        return None
+    if secret_file is None or not os.environ.get(LAKE_KEY_ID_ENV):
+        raise ValueError(f"--lake-url needs --lake-secret-key-file and ${LAKE_KEY_ID_ENV}")
+    secret = secret_file.read_text().rstrip("\r\n")
+    return Lake(url=url, access_key_id=os.environ[LAKE_KEY_ID_ENV], secret_access_key=secret)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the server until a signal; returns the process exit code."""
     parser = _parser()
@@ -111,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             insecure_no_auth=args.insecure_no_auth,
             allowed_hosts=tuple(args.allowed_host),
             allowed_table_functions=check_allowed(args.allow_table_function),
+            etl_user=args.etl_user,
+            etl_password=(
+                args.etl_password_file.read_text().rstrip("\r\n") or None
+                if args.etl_password_file
+                else None
+            ),
+            lake=_lake(args.lake_url, args.lake_secret_key_file),
             keep_alive_timeout_s=args.keep_alive_timeout,
             listen_backlog=args.listen_backlog,
             max_concurrent_queries=args.max_concurrent_queries,

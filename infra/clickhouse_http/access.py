@@ -19,11 +19,23 @@ The endpoint closes that in two layers, neither of which sniffs the SQL text its
    are found in the engine's own rendering of the statement (``formatQuerySingleLine``: one
    statement or a syntax error, keywords canonical, comments and Unicode blanks gone, literals
    quoted), so that whatever the text looked like, the guard sees what the engine will run.
+
+The cold tier (``--etl-user`` with ``--lake-url``): the ETL defines read-only S3 tables over the
+Parquet lake. chDB runs every handle as its one configured user (no per-connection user, no
+``SET user``), so the engine's user holds ``TABLE ENGINE ON S3``, the ``S3`` source and the
+named collection ``lake`` (the lake's URL and key pair, from config: no secret in any DDL),
+and the guard refuses ``s3(...)``, ``S3(...)`` engines and every other source as before. One
+statement shape passes for the ETL user only: ``CREATE [OR REPLACE] TABLE [IF NOT EXISTS]
+db.name ENGINE = S3(lake, url = '<lake url><topic>/dt=*/*.parquet', format = 'Parquet')
+[COMMENT '...']`` (``LakeDdl``). The glob keeps the table read-only in the engine itself
+(INSERT and TRUNCATE refuse globbed keys), so reading it is all anyone can do.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -105,15 +117,65 @@ def check_allowed(names: Iterable[str]) -> frozenset[str]:
     return allowed
 
 
-def users_xml(allowed: frozenset[str]) -> str:
+LAKE_COLLECTION = "lake"
+"""The named collection (config-defined) holding the lake's URL and S3 key pair."""
+
+_IDENT = r"(?:[A-Za-z_][A-Za-z0-9_]*|`[A-Za-z0-9_.-]+`)"
+_TOPIC = r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*"  # no "..": the S3 server maps keys to paths
+
+
+@dataclass(frozen=True, slots=True)
+class Lake:
+    """Where the Parquet lake is, as the engine reaches it."""
+
+    url: str  # <endpoint>/<bucket>/<prefix>/ (path-style, trailing slash)
+    access_key_id: str
+    secret_access_key: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9._/-]+/", self.url):
+            raise ValueError(
+                f"lake URL {self.url!r} must be http(s)://host[:port]/<bucket>/<prefix>/"
+            )
+        if ".." in self.url.split("://", 1)[1]:
+            raise ValueError(f"lake URL {self.url!r} must not hold '..'")
+
+    def ddl(self) -> re.Pattern[str]:
+        """The one CREATE TABLE the ETL user may run, in the engine's one-line rendering."""
+        url = re.escape(self.url) + _TOPIC + r"/dt=\*/\*\.parquet"
+        return re.compile(
+            rf"CREATE (?:OR REPLACE )?TABLE (?:IF NOT EXISTS )?{_IDENT}\.{_IDENT} "
+            rf"ENGINE = S3\({LAKE_COLLECTION}, url = '{url}', format = 'Parquet'\)"
+            r"(?: COMMENT '(?:[^'\\]|\\.)*')?"
+        )
+
+    def collection_xml(self) -> str:
+        return (
+            f"<named_collections><{LAKE_COLLECTION}>"
+            f"<url>{escape(self.url)}</url>"
+            f"<access_key_id>{escape(self.access_key_id)}</access_key_id>"
+            f"<secret_access_key>{escape(self.secret_access_key)}</secret_access_key>"
+            f"</{LAKE_COLLECTION}></named_collections>"
+        )
+
+
+# What the engine's user needs to create and read tables over the lake (see the docstring).
+_LAKE_GRANTS = ("TABLE ENGINE ON S3", "S3 ON *.*", f"NAMED COLLECTION ON {LAKE_COLLECTION}")
+
+
+def users_xml(allowed: frozenset[str], lake: Lake | None = None) -> str:
     """users.xml of the engine: the one ``default`` user, its grants and constraints."""
     grants = [_GRANTS] + [f"TABLE ENGINE ON {name}" for name in TABLE_ENGINES]
     grants += [f"{source} ON *.*" for source in sorted({SOURCES[n] for n in allowed})]
+    grants += list(_LAKE_GRANTS) if lake is not None else []
     queries = "".join(f"<query>GRANT {escape(g)}</query>" for g in grants)
     constraints = "".join(f"<{name}><const/></{name}>" for name in LOCKED_SETTINGS)
+    # rclone's listing and GET disagree on the ETag's quotes; the lake's files are replaced
+    # only by lake_parquet, whole, so the check would only ever refuse good reads.
+    etag = "<s3_validate_etag_on_read>0</s3_validate_etag_on_read>" if lake else ""
     return (
         "<clickhouse>"
-        f"<profiles><default><constraints>{constraints}</constraints></default></profiles>"
+        f"<profiles><default>{etag}<constraints>{constraints}</constraints></default></profiles>"
         "<users><default><password></password>"
         # chDB's handles log in from no address at all; nothing outside the process can.
         "<networks><ip>::/0</ip></networks>"
@@ -122,19 +184,20 @@ def users_xml(allowed: frozenset[str]) -> str:
     )
 
 
-def write_engine_config(directory: Path, allowed: frozenset[str]) -> Path:
+def write_engine_config(directory: Path, allowed: frozenset[str], lake: Lake | None = None) -> Path:
     """Write config.xml + users.xml (0600) into directory; returns the config.xml path."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     scripts = directory / "user_scripts"  # empty: executable() finds nothing to run
     scripts.mkdir(exist_ok=True, mode=0o700)
     users = directory / "users.xml"
     config = directory / "config.xml"
-    _write_private(users, users_xml(allowed))
+    _write_private(users, users_xml(allowed, lake))
     _write_private(
         config,
         "<clickhouse>"
         f"<users_config>{escape(str(users))}</users_config>"
         f"<user_scripts_path>{escape(str(scripts))}/</user_scripts_path>"
+        f"{lake.collection_xml() if lake else ''}"
         "</clickhouse>\n",
     )
     return config
@@ -160,12 +223,21 @@ def _refuse(what: str) -> ClickHouseHttpError:
     )
 
 
-def check_statement(canonical: str, denied: frozenset[str], *, inline_data: bool) -> None:
+def check_statement(
+    canonical: str,
+    denied: frozenset[str],
+    *,
+    inline_data: bool,
+    lake_ddl: re.Pattern[str] | None = None,
+) -> None:
     """Refuse what the grants cannot see, in the engine's rendering of one statement.
 
     ``inline_data``: the statement is run as text, so an INSERT must not carry data after it
-    (clickhouse-local would run whatever statement follows that data).
+    (clickhouse-local would run whatever statement follows that data). ``lake_ddl``: the ETL
+    user's one extra statement (``Lake.ddl``), let through when it is the whole statement.
     """
+    if lake_ddl is not None and lake_ddl.fullmatch(canonical):
+        return
     text = canonical.encode()
     toks = list(tokens(text))
     words = [text[t.start : t.end].decode().lower() if t.kind is Tok.WORD else "" for t in toks]

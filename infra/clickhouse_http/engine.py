@@ -212,13 +212,16 @@ class ChdbEngine:
         path: Path,
         allowed_table_functions: frozenset[str] = frozenset(),
         default_database: str | None = None,
+        lake: access.Lake | None = None,
     ) -> None:
         self.path = path
+        # The ETL user's one extra statement (None: no lake, nobody may create S3 tables).
+        self.lake_ddl = lake.ddl() if lake is not None else None
         self.default_database = default_database
         path.mkdir(parents=True, exist_ok=True)
         # Private to this process and gone with it: only the engine reads it, at start.
         self._config_dir = Path(tempfile.mkdtemp(prefix="vidsight-chdb-"))
-        config = access.write_engine_config(self._config_dir, allowed_table_functions)
+        config = access.write_engine_config(self._config_dir, allowed_table_functions, lake)
         self._target = f"{path}?config-file={config}"
         try:
             # This handle keeps the engine up for the server's lifetime: closing the last

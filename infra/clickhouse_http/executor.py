@@ -14,6 +14,7 @@ is undone by the response's ``close()``, after the body has been written.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 import threading
@@ -69,6 +70,8 @@ class ExecutorConfig:
     display_name: str
     user: str = "vidsight"
     password: str | None = None  # None: no authentication (--insecure-no-auth only)
+    etl_user: str | None = None  # the ETL's user: the clients' rights plus the lake's DDL
+    etl_password: str | None = None
     max_concurrent_queries: int = 100
     max_query_bytes: int = 64 << 20  # a non-INSERT statement read whole, at most this
     head_bytes: int = 64 << 10  # read before deciding what the statement is
@@ -139,8 +142,7 @@ class Executor:
     def _run(self, req: QueryRequest, raw: RawBody, query_id: str, headers: Headers) -> Response:
         with ExitStack() as stack:
             self._admit(stack)
-            if self._config.password is not None:
-                check_credentials(req.credentials, self._config.user, self._config.password)
+            lake_ddl = self._engine.lake_ddl if self._authenticate(req) else None
             if req.compress or req.decompress:
                 raise ClickHouseHttpError.of(
                     ErrorCode.NOT_IMPLEMENTED,
@@ -181,7 +183,8 @@ class Executor:
                     cleanup=stack.pop_all(),
                 )
             sql = head if complete else source.read_all(self._config.max_query_bytes)
-            check_statement(handle.canonical(_utf8(sql)), denied, inline_data=True)
+            canonical = handle.canonical(_utf8(sql))
+            check_statement(canonical, denied, inline_data=True, lake_ddl=lake_ddl)
             return self._select(
                 req,
                 statement,
@@ -194,6 +197,18 @@ class Executor:
                 native=(revision, rewrite),
             )
         raise AssertionError("unreachable")  # pragma: no cover - the with block returns
+
+    def _authenticate(self, req: QueryRequest) -> bool:
+        """Check the credentials; True when they are the ETL user's."""
+        cfg = self._config
+        if cfg.password is None:
+            return False
+        given = req.credentials.user.encode()
+        if cfg.etl_user and cfg.etl_password and hmac.compare_digest(given, cfg.etl_user.encode()):
+            check_credentials(req.credentials, cfg.etl_user, cfg.etl_password)
+            return True
+        check_credentials(req.credentials, cfg.user, cfg.password)
+        return False
 
     def _select(
         self,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from infra.clickhouse_http.access import Lake
 from infra.clickhouse_http.body import RawBody
 from infra.clickhouse_http.engine import ChdbEngine
 from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
@@ -52,6 +53,9 @@ class ServerConfig:
     insecure_no_auth: bool = False  # accept any credentials (refused unless asked for)
     allowed_hosts: tuple[str, ...] = ()  # Host/Origin names besides host and loopback names
     allowed_table_functions: frozenset[str] = frozenset()  # see access.SOURCES
+    etl_user: str | None = None  # may define tables over the lake (access.Lake), nothing more
+    etl_password: str | None = None
+    lake: Lake | None = None  # the Parquet lake the ETL user's tables read
     default_database: str | None = None  # where a query naming no database runs (made at start)
     keep_alive_timeout_s: float = 30.0
     listen_backlog: int = 4096  # ClickHouse's listen_backlog; the kernel caps it at somaxconn
@@ -78,6 +82,17 @@ class ServerConfig:
             )
         if not self.user:
             raise ValueError("the user name must not be empty")
+        if self.etl_user is not None:
+            if self.etl_user == self.user:
+                raise ValueError("the ETL user must not be the clients' user")
+            if not self.etl_password or self.insecure_no_auth:
+                raise ValueError(
+                    "the ETL user needs a password (--etl-password-file) and authentication on"
+                )
+            if self.lake is None:
+                raise ValueError("the ETL user needs the lake (--lake-url)")
+        elif self.lake is not None:
+            raise ValueError("--lake-url needs the ETL user (--etl-user)")
         check_header_value("display name", self.display_name or "")
 
 
@@ -413,7 +428,10 @@ class ClickHouseHttpServer:
         """Open the engine, bind the socket, serve in the background."""
         self.config.check()
         engine = ChdbEngine(
-            self.config.path, self.config.allowed_table_functions, self.config.default_database
+            self.config.path,
+            self.config.allowed_table_functions,
+            self.config.default_database,
+            self.config.lake,
         )
         sessions = SessionRegistry(engine.open, max_sessions=self.config.max_sessions)
         executor = Executor(
@@ -423,6 +441,8 @@ class ClickHouseHttpServer:
                 display_name=self.config.display_name or socket.gethostname(),
                 user=self.config.user,
                 password=None if self.config.insecure_no_auth else self.config.password,
+                etl_user=self.config.etl_user,
+                etl_password=self.config.etl_password,
                 max_concurrent_queries=self.config.max_concurrent_queries,
             ),
         )

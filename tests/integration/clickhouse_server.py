@@ -6,6 +6,7 @@ Shared by the endpoint's integration test modules (not a test module itself).
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import signal
 import socket
@@ -31,8 +32,15 @@ def free_port() -> int:
 class ServerProcess:
     """The endpoint as a child process over one data directory."""
 
-    def __init__(self, path: Path, log_path: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        log_path: Path,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.path = path
+        self.env = env
         self.log_path = log_path
         self.port = free_port()
         self.extra_args = extra_args
@@ -80,7 +88,12 @@ class ServerProcess:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env} if self.env else None,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
