@@ -99,6 +99,18 @@ class Endpoints(BaseSettings):
         SecretStr(""),
         description="ClickHouse password (the local stack generates one at the first `up`)",
     )
+    clickhouse_etl_user: str = Field(
+        "vidsight_etl",
+        min_length=1,
+        max_length=64,
+        description="ClickHouse user of the ETL: the clients' rights plus defining the read-only "
+        "tables over the Parquet lake",
+    )
+    clickhouse_etl_password: SecretStr = Field(
+        SecretStr(""),
+        description="password of clickhouse_etl_user (the local stack generates one at the "
+        "first `up`)",
+    )
     registry_user: str = Field(
         "", max_length=64, description="schema registry HTTP basic-auth user ('' = no auth)"
     )

@@ -50,6 +50,8 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
 TANSU_BUCKET = "tansu"
 SCHEMAS_TOPIC = "_schemas"
 PG_SYSTEM_USER = "vidsight_pg"
+LAKE_PREFIX = "lake"
+"""Key prefix of the Parquet lake (the ETL's lake_prefix default; the endpoint's --lake-url)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,10 +309,21 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
             # A path, never the password itself, on the command line.
             "--password-file",
             str(data / SECRETS_DIR / "clickhouse_password"),
+            # The ETL's own user defines the tables over the Parquet lake (issue 14 item 4);
+            # the lake's S3 secret key also goes by file, its key id by environment.
+            "--etl-user",
+            s.clickhouse_etl_user,
+            "--etl-password-file",
+            str(data / SECRETS_DIR / "clickhouse_etl_password"),
+            "--lake-url",
+            f"{s.s3_endpoint}/{s.s3_bucket}/{LAKE_PREFIX}/",
+            "--lake-secret-key-file",
+            str(data / SECRETS_DIR / "s3_secret_key"),
             # Analysts' queries and curl without ?database= find the platform's tables.
             "--default-database",
             "vidsight",
         ],
+        env={"VIDSIGHT_LAKE_ACCESS_KEY_ID": s.s3_access_key.get_secret_value()},
         probe=lambda: _http_ok(
             f"{url}/?query=SELECT%201",
             expect="1",

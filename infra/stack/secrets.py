@@ -22,6 +22,7 @@ from vidsight.settings import SECRETS_DIR, StackSettings
 _GENERATED: dict[str, tuple[bool, int]] = {
     # name: (is a SecretStr field, random bytes; 0 = a fixed user name)
     "clickhouse_password": (True, 24),
+    "clickhouse_etl_password": (True, 24),
     "registry_user": (False, 0),
     "registry_password": (True, 24),
     "s3_secret_key": (True, 24),

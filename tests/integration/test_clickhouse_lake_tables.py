@@ -111,7 +111,7 @@ def _sql_settings(lake: Lake) -> SinkSettings:
     return SinkSettings(
         clickhouse_url=lake.server.bare_url,
         clickhouse_user="vidsight",
-        clickhouse_password=lake.server.password,  # type: ignore[arg-type]
+        clickhouse_password=lake.server.password,
         store_timeout_s=30,
     )
 

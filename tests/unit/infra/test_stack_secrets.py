@@ -32,6 +32,7 @@ def test_generated_once_kept_private_and_read_by_every_client(tmp_path: Path) ->
     assert _mode(folder) == 0o700
     files = sorted(p.name for p in folder.iterdir())
     assert files == [
+        "clickhouse_etl_password",
         "clickhouse_password",
         "console_password",
         "console_session_secret",
