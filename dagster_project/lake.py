@@ -104,7 +104,7 @@ def lake_parquet(context: AssetExecutionContext, platform: PlatformResource) -> 
     try:
         for topic in ARCHIVED_TOPICS:
             counts[topic] = compact_day(stores, topic, day)
-        table_notes = define_lake_tables(stores)
+        tables, table_notes = define_lake_tables(stores)
     finally:
         stores.close()
     for note in table_notes:
@@ -113,7 +113,8 @@ def lake_parquet(context: AssetExecutionContext, platform: PlatformResource) -> 
         metadata={
             "rows": MetadataValue.int(sum(counts.values())),
             "rows_by_topic": MetadataValue.json(counts),
-            "lake_tables": MetadataValue.text("; ".join(table_notes) or "defined"),
+            "lake_tables": MetadataValue.text(", ".join(tables) or "none"),
+            "lake_table_notes": MetadataValue.text("; ".join(table_notes) or "none"),
         }
     )
 
@@ -164,18 +165,17 @@ def compact_day(stores: Stores, topic: str, day: datetime) -> int:
 
 
 def lake_table_ddl(stores: Stores, topic: str, table: str) -> str:
-    """An S3-engine table over one topic's Parquet files, with the ETL's own S3 credentials."""
+    """An S3-engine table over one topic's Parquet files.
+
+    It names the endpoint's named collection ``lake`` (the lake's URL and S3 key pair, from the
+    endpoint's config), so no secret is in the DDL; the glob keeps the table read-only.
+    """
     s = stores.settings
     url = f"{s.s3_endpoint}/{s.s3_bucket}/{s.lake_prefix}/{topic}/dt=*/*.parquet"
     return (
-        (
-            f"CREATE OR REPLACE TABLE {s.clickhouse_database}.{table} "
-            f"ENGINE = S3({{url:String}}, {{key:String}}, {{secret:String}}, 'Parquet') "
-            f"COMMENT 'The cold tier of {topic} (Parquet in S3, written by lake_parquet)'"
-        )
-        .replace("{url:String}", _quote(url))
-        .replace("{key:String}", _quote(s.s3_access_key.get_secret_value()))
-        .replace("{secret:String}", _quote(s.s3_secret_key.get_secret_value()))
+        f"CREATE OR REPLACE TABLE {s.clickhouse_database}.{table} "
+        f"ENGINE = S3(lake, url = {_quote(url)}, format = 'Parquet') "
+        f"COMMENT {_quote(f'The cold tier of {topic} (Parquet in S3, written by lake_parquet)')}"
     )
 
 
@@ -183,19 +183,25 @@ def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def define_lake_tables(stores: Stores) -> list[str]:
-    """Create the tables over the lake; a server that refuses the S3 engine gets a note each."""
-    from clickhouse_connect.driver.exceptions import DatabaseError
+def define_lake_tables(stores: Stores) -> tuple[list[str], list[str]]:
+    """(Re)define the tables over the lake as the ETL user: the tables defined, and a note for
+    each one left out (no Parquet file yet to read its columns from, or refused)."""
+    from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    notes = []
+    s = stores.settings
+    defined, notes = [], []
     for topic, table in LAKE_TABLES.items():
+        if next(stores.list_keys(f"{s.lake_prefix}/{topic}/dt="), None) is None:
+            notes.append(f"table {table} not defined: no Parquet file of {topic} in the lake yet")
+            continue
         try:
-            stores.command(lake_table_ddl(stores, topic, table))
-        except DatabaseError as exc:
-            secret = stores.settings.s3_secret_key.get_secret_value()
-            first = str(exc).replace(secret, "<secret>").splitlines()[0][:300]
+            stores.etl_ch.command(lake_table_ddl(stores, topic, table))
+        except ClickHouseError as exc:
+            first = str(exc).strip().splitlines()[0][:300]
             notes.append(f"table {table} over the lake not defined: the server refused ({first})")
-    return notes
+        else:
+            defined.append(table)
+    return defined, notes
 
 
 def yesterday(now: datetime) -> str:

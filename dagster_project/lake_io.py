@@ -62,9 +62,24 @@ class Stores:
 
         return client_for(self.settings, database=self.settings.clickhouse_database)
 
+    @cached_property
+    def etl_ch(self) -> Any:
+        """A client as the ETL's own ClickHouse user, the one that may define lake tables."""
+        from sinks.clickhouse.sink import client_for
+
+        s = self.settings
+        etl = s.model_copy(
+            update={
+                "clickhouse_user": s.clickhouse_etl_user,
+                "clickhouse_password": s.clickhouse_etl_password,
+            }
+        )
+        return client_for(etl, database=s.clickhouse_database)
+
     def close(self) -> None:
-        if "ch" in self.__dict__:
-            self.ch.close()
+        for name in ("ch", "etl_ch"):
+            if name in self.__dict__:
+                self.__dict__[name].close()
 
     # ---- S3 ------------------------------------------------------------------------------
 

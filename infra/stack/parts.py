@@ -316,7 +316,7 @@ def clickhouse_part(s: StackSettings, data: Path) -> Part:
             "--etl-password-file",
             str(data / SECRETS_DIR / "clickhouse_etl_password"),
             "--lake-url",
-            f"{s.s3_endpoint}/{s.s3_bucket}/{LAKE_PREFIX}/",
+            f"http://{s.host}:{s.ports.s3}/{s.s3_bucket}/{LAKE_PREFIX}/",
             "--lake-secret-key-file",
             str(data / SECRETS_DIR / "s3_secret_key"),
             # Analysts' queries and curl without ?database= find the platform's tables.

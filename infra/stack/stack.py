@@ -113,6 +113,7 @@ class Stack:
             "mongo_uri": f"mongodb://{s.host}:{s.ports.mongo}/",
             "clickhouse_url": f"http://{s.host}:{s.ports.clickhouse}",
             "clickhouse_user": s.clickhouse_user,
+            "clickhouse_etl_user": s.clickhouse_etl_user,
             "registry_user": s.registry_user,
             "s3_endpoint": f"http://{s.host}:{s.ports.s3}",
             "s3_bucket": s.s3_bucket,

@@ -23,9 +23,11 @@ from dagster_project.retention import RetentionConfig, retention
 from etl.lake.archive import parse_key
 from schemas import catalog
 from sinks import samples
+from sinks.errors import SqlError
 from sinks.runner import RunOptions
 from sinks.s3archive import decode
 from sinks.service import run_sinks
+from sinks.sql import run_query
 
 pytestmark = pytest.mark.integration
 
@@ -148,6 +150,43 @@ def test_lake_parquet_rows_equal_the_archive(lake_env: tuple[Projection, Platfor
                 cams = table.column("camera_id").to_pylist()
                 assert cams == sorted(cams)
         assert got == expected, topic
+
+
+def test_the_cold_tier_is_a_table_vidsight_sql_reads(
+    lake_env: tuple[Projection, PlatformResource], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lake_parquet defines lake_detections as the ETL user; `vidsight sql` (readonly) reads it.
+
+    The endpoint's lake is the bucket's ``lake/`` prefix, so this run writes there (one day,
+    replaced by a rerun) instead of the test's own prefix.
+    """
+    p, platform = lake_env
+    day = PAST
+    monkeypatch.setenv("VIDSIGHT_LAKE_PREFIX", "lake")
+    result = materialize(
+        [lake_parquet], partition_key=f"{day:%Y-%m-%d}", resources={"platform": platform}
+    )
+    [mat] = result.asset_materializations_for_node("lake_parquet")
+    assert "lake_detections" in str(mat.metadata["lake_tables"].value).split(", ")
+    expected = sum(
+        len(decode(catalog.DETECTIONS, data))
+        for key, data in p.archive().items()
+        if (k := parse_key(p.settings.archive_prefix, key))
+        and k.topic == catalog.DETECTIONS
+        and k.hour.date() == day.date()
+    )
+    assert expected > 0
+    db = p.settings.clickhouse_database
+    query = f"SELECT count() FROM {db}.lake_detections WHERE dt = '{day:%Y-%m-%d}'"
+    assert run_query(p.settings, query).rows == [(expected,)]
+    with pytest.raises(SqlError):  # the table is the way in, not the lake's key pair
+        run_query(
+            p.settings,
+            f"SELECT count() FROM s3(lake, url = '{p.settings.s3_endpoint}/"
+            f"{p.settings.s3_bucket}/lake/{catalog.DETECTIONS}/dt=*/*.parquet')",
+        )
+    secret = p.settings.s3_secret_key.get_secret_value()
+    assert secret not in str(run_query(p.settings, f"SHOW CREATE TABLE {db}.lake_detections").rows)
 
 
 def test_retention_dry_run_lists_the_expired_evidence_and_keeps_a_confirmed_alerts(
