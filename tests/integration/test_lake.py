@@ -179,6 +179,13 @@ def test_the_cold_tier_is_a_table_vidsight_sql_reads(
     db = p.settings.clickhouse_database
     query = f"SELECT count() FROM {db}.lake_detections WHERE dt = '{day:%Y-%m-%d}'"
     assert run_query(p.settings, query).rows == [(expected,)]
+    readme = (  # README "The cold tier"
+        f"SELECT camera_id, dt, count() AS frames, sum(length(objects)) AS objects "
+        f"FROM {db}.lake_detections WHERE dt >= '{day:%Y-%m-%d}' "
+        f"AND dt < '{day + timedelta(days=1):%Y-%m-%d}' "
+        "GROUP BY camera_id, dt ORDER BY camera_id, dt"
+    )
+    assert sum(row[2] for row in run_query(p.settings, readme).rows) == expected
     with pytest.raises(SqlError):  # the table is the way in, not the lake's key pair
         run_query(
             p.settings,
