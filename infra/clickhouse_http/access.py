@@ -257,6 +257,13 @@ def check_statement(
             if name == "disk":
                 raise _refuse("A custom disk (disk(...))")
         follower = words[i + 1] if i + 1 < len(toks) else ""
+        if word == "engine" and nxt is not None and nxt.kind is Tok.EQ and i + 2 < len(toks):
+            engine = words[i + 2] or _quoted_name(text, toks[i + 2])
+        else:
+            engine = ""
+        if engine in denied:
+            # ``ENGINE = S3`` with no arguments makes an S3 *database*, whose tables are URLs.
+            raise _refuse(f"ENGINE = {engine}")
         if word == "into" and follower == "outfile":
             raise _refuse("INTO OUTFILE")
         if word == "from" and follower == "infile":

@@ -160,6 +160,9 @@ def test_the_secret_is_nowhere_to_be_seen(lake: Lake, table: str) -> None:
         "CREATE TABLE vidsight.mine ENGINE = S3('{root}/lake/{topic}/dt=*/*.parquet', '{key}', "
         "'{secret}', 'Parquet')",
         "CREATE TABLE vidsight.mine (n Int64) ENGINE = URL('{root}/lake/x', 'Parquet')",
+        # An S3 database takes no arguments: its tables are URLs, anywhere.
+        "CREATE DATABASE mine ENGINE = S3",
+        "CREATE DATABASE mine ENGINE = `S3`",
     ],
 )
 def test_the_user_reaches_no_source(lake: Lake, table: str, sql: str) -> None:
@@ -171,6 +174,7 @@ def test_the_user_reaches_no_source(lake: Lake, table: str, sql: str) -> None:
     with pytest.raises(SqlError):
         run_query(_sql_settings(lake), query)
     assert lake.user("EXISTS TABLE vidsight.mine").text == "0\n"
+    assert lake.user("EXISTS DATABASE mine").text == "0\n"
 
 
 @pytest.mark.parametrize(
@@ -195,6 +199,7 @@ def test_the_user_reaches_no_source(lake: Lake, table: str, sql: str) -> None:
         "SELECT * FROM s3(lake, url = '{root}/lake/{topic}/dt=*/*.parquet')",
         "SELECT * FROM url('{root}/lake/{topic}/dt=2024-05-01/0.parquet', 'Parquet')",
         "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "CREATE DATABASE mine ENGINE = S3",
     ],
 )
 def test_the_etl_user_gets_the_lake_ddl_and_nothing_more(lake: Lake, sql: str) -> None:
@@ -202,6 +207,7 @@ def test_the_etl_user_gets_the_lake_ddl_and_nothing_more(lake: Lake, sql: str) -
     assert resp.status_code != 200, resp.text
     assert _code(resp) in (ACCESS_DENIED, 62), resp.text  # 62: a syntax error
     assert lake.user("EXISTS TABLE vidsight.mine").text == "0\n"
+    assert lake.user("EXISTS DATABASE mine").text == "0\n"
 
 
 def test_the_lake_table_cannot_be_written(lake: Lake, table: str) -> None:

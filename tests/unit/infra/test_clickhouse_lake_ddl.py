@@ -77,3 +77,19 @@ def test_the_engine_user_gets_the_s3_grants_only_with_a_lake() -> None:
         assert f"<query>GRANT {grant}</query>" in with_lake
     assert "s3cr3t" not in with_lake  # the key pair is in config.xml's named collection
     assert "s3cr3t&lt;&amp;&gt;" in LAKE.collection_xml()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE DATABASE d ENGINE = S3",
+        "ATTACH DATABASE d ENGINE = S3",
+        "CREATE DATABASE d ENGINE = `S3`",
+        "CREATE DATABASE IF NOT EXISTS d ENGINE = URL COMMENT 'x'",
+    ],
+)
+def test_a_source_engine_without_arguments_is_refused_to_everyone(sql: str) -> None:
+    for lake_ddl in (None, LAKE.ddl()):
+        with pytest.raises(ClickHouseHttpError) as err:
+            check_statement(_canonical(sql), DENIED, inline_data=True, lake_ddl=lake_ddl)
+        assert err.value.code == ErrorCode.ACCESS_DENIED
