@@ -215,6 +215,18 @@ def denied_functions(table_functions: Iterable[str], allowed: frozenset[str]) ->
     return frozenset(names - SAFE_TABLE_FUNCTIONS - allowed)
 
 
+def denied_engines(engines: Iterable[str], allowed: frozenset[str]) -> frozenset[str]:
+    """Lower-case table and database engine names the guard refuses after ``ENGINE =``.
+
+    Every engine off the granted list: the grants refuse most, but not all (with the lake's
+    S3 grant, ``S3Queue`` -- which moves and deletes files -- and the ``S3``,
+    ``DataLakeCatalog`` database engines pass them). Names of safe table functions stay
+    callable; the grants still refuse those engines.
+    """
+    granted = {name.lower() for name in TABLE_ENGINES}
+    return frozenset({n.lower() for n in engines} - granted - SAFE_TABLE_FUNCTIONS - allowed)
+
+
 def _refuse(what: str) -> ClickHouseHttpError:
     return ClickHouseHttpError.of(
         ErrorCode.ACCESS_DENIED,

@@ -247,7 +247,14 @@ class ChdbEngine:
             # tables under the grants: it shows the host's files).
             self._root.text(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(default_database)}")
         functions = self._root.text("SELECT name FROM system.table_functions").split()
-        self.denied_functions = access.denied_functions(functions, allowed_table_functions)
+        engines = self._root.text(
+            "SELECT name FROM system.table_engines UNION ALL "
+            "SELECT name FROM system.database_engines"
+        ).split()
+        # One set for both: the guard refuses these as calls and after ``ENGINE =``.
+        self.denied_functions = access.denied_functions(
+            functions, allowed_table_functions
+        ) | access.denied_engines(engines, allowed_table_functions)
         log.info("chdb engine opened path=%s version=%s timezone=%s", path, version, timezone)
 
     def open(self) -> Handle:

@@ -163,6 +163,11 @@ def test_the_secret_is_nowhere_to_be_seen(lake: Lake, table: str) -> None:
         # An S3 database takes no arguments: its tables are URLs, anywhere.
         "CREATE DATABASE mine ENGINE = S3",
         "CREATE DATABASE mine ENGINE = `S3`",
+        # Engines the S3 grant lets through: a queue that moves/deletes files, a catalog.
+        "CREATE TABLE vidsight.mine (n Int64) ENGINE = S3Queue(lake, url = "
+        "'{root}/lake/{topic}/dt=*/*.parquet', format = 'Parquet', mode = 'unordered', "
+        "after_processing = 'delete')",
+        "CREATE DATABASE mine ENGINE = DataLakeCatalog('{root}/') SETTINGS warehouse = 'w'",
     ],
 )
 def test_the_user_reaches_no_source(lake: Lake, table: str, sql: str) -> None:
@@ -200,6 +205,8 @@ def test_the_user_reaches_no_source(lake: Lake, table: str, sql: str) -> None:
         "SELECT * FROM url('{root}/lake/{topic}/dt=2024-05-01/0.parquet', 'Parquet')",
         "SELECT * FROM file('/etc/passwd', 'LineAsString')",
         "CREATE DATABASE mine ENGINE = S3",
+        "CREATE TABLE vidsight.mine (n Int64) ENGINE = S3Queue(lake, url = "
+        "'{root}/lake/{topic}/dt=*/*.parquet', format = 'Parquet', mode = 'unordered')",
     ],
 )
 def test_the_etl_user_gets_the_lake_ddl_and_nothing_more(lake: Lake, sql: str) -> None:

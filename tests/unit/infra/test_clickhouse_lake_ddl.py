@@ -8,7 +8,13 @@ import pytest
 from dagster_project.lake import lake_table_ddl
 from dagster_project.lake_io import Stores
 from etl.retention.policy import RetentionSettings
-from infra.clickhouse_http.access import Lake, check_statement, denied_functions, users_xml
+from infra.clickhouse_http.access import (
+    Lake,
+    check_statement,
+    denied_engines,
+    denied_functions,
+    users_xml,
+)
 from infra.clickhouse_http.errors import ClickHouseHttpError, ErrorCode
 
 LAKE = Lake("http://127.0.0.1:9000/vidsight/lake/", "key-id", "s3cr3t<&>")
@@ -93,3 +99,15 @@ def test_a_source_engine_without_arguments_is_refused_to_everyone(sql: str) -> N
         with pytest.raises(ClickHouseHttpError) as err:
             check_statement(_canonical(sql), DENIED, inline_data=True, lake_ddl=lake_ddl)
         assert err.value.code == ErrorCode.ACCESS_DENIED
+
+
+def test_engines_off_the_granted_list_are_denied_by_name() -> None:
+    denied = denied_engines(
+        ["S3", "S3Queue", "DataLakeCatalog", "MergeTree", "Log", "Merge"], frozenset()
+    )
+    assert denied == {"s3", "s3queue", "datalakecatalog"}
+    assert denied_engines(["S3", "S3Queue"], frozenset({"s3"})) == {"s3queue"}
+    sql = "CREATE TABLE t (n Int64) ENGINE = S3Queue(lake, url = 'x', mode = 'unordered')"
+    with pytest.raises(ClickHouseHttpError):
+        check_statement(_canonical(sql), DENIED | denied, inline_data=True, lake_ddl=LAKE.ddl())
+    check_statement(_canonical("SELECT log(2), merge"), DENIED | denied, inline_data=True)
