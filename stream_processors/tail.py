@@ -19,14 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer
+from confluent_kafka import OFFSET_BEGINNING, Consumer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from schemas import catalog
 from schemas.errors import SerializationError
 from schemas.records import Alert, from_micros
 from schemas.serde import Serde
-from stream_processors.runtime.kafka import consumer_config, partitions_of
+from stream_processors.runtime.kafka import assign_recent, consumer_config, partitions_of
 from stream_processors.runtime.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
@@ -112,14 +112,19 @@ def tail_alerts(
     codec = serde.topic(catalog.ALERTS, Alert)
     stop = stop if stop is not None else threading.Event()
     consumer = Consumer(consumer_config(settings, **{"group.id": f"{settings.group_id}-tail"}))
-    start = OFFSET_BEGINNING if from_beginning else OFFSET_END
     started_ms = int(time.time() * 1000)
     shown = 0
     try:
         topic = settings.topics.alerts
-        consumer.assign(
-            [KafkaTopicPartition(topic, p, start) for p in partitions_of(consumer, topic)]
-        )
+        if from_beginning:
+            consumer.assign(
+                [
+                    KafkaTopicPartition(topic, p, OFFSET_BEGINNING)
+                    for p in partitions_of(consumer, topic)
+                ]
+            )
+        else:
+            assign_recent(consumer, [topic])
         last = time.monotonic()
         while not stop.is_set():
             msgs = consumer.consume(500, 0.2)

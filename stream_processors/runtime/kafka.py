@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
@@ -175,6 +175,36 @@ def assign_from_beginning(consumer: Consumer, topics: Iterable[str]) -> list[tup
     """Assign every partition of the topics (no group), starting at the first offset."""
     tps = [(t, p) for t in topics for p in partitions_of(consumer, t)]
     consumer.assign([KafkaTopicPartition(t, p, FIRST_OFFSET) for t, p in tps])
+    return tps
+
+
+RECENT_LOOKBACK = 1000
+"""Records per partition a "new records only" reader starts before the reported end."""
+
+
+def assign_recent(
+    consumer: Consumer, topics: Iterable[str], lookback: int = RECENT_LOOKBACK
+) -> list[tuple[str, int]]:
+    """Assign every partition (no group) a little before its reported end.
+
+    For readers that want only what is written from now on (a tail, a live page), which must
+    also skip records stamped before they started: the local broker's reported end offset can
+    be off after multi-record batches, too low (old records show: the caller's timestamp
+    filter drops them) or too high (new records would be skipped: the lookback covers them).
+    Starting at the end itself (OFFSET_END) would trust it.
+    """
+    tps = [(t, p) for t in topics for p in partitions_of(consumer, t)]
+    assignment = []
+    for topic, partition in tps:
+        tp = KafkaTopicPartition(topic, partition)
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=5.0, cached=False)
+        except KafkaException as exc:
+            log.warning("no watermarks topic=%s partition=%d: %s", topic, partition, exc)
+            low, high = -1, -1
+        start = max(low, high - lookback, 0) if high >= 0 else OFFSET_END
+        assignment.append(KafkaTopicPartition(topic, partition, start))
+    consumer.assign(assignment)
     return tps
 
 

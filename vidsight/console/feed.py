@@ -18,13 +18,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer
-from confluent_kafka import TopicPartition as KafkaTopicPartition
+from confluent_kafka import Consumer
 
 from schemas import catalog
 from schemas.errors import SerializationError
 from schemas.records import Alert, Feedback
 from schemas.serde import Serde
+from stream_processors.runtime.kafka import assign_recent
 from vidsight.console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -147,13 +147,8 @@ class LiveFeed:
         consumer = Consumer(conf)
         started_ms = int(time.time() * 1000)
         try:
-            assignment = []
-            for name in decoders:
-                meta = consumer.list_topics(name, timeout=10).topics.get(name)
-                if meta is None or meta.error is not None:
-                    raise RuntimeError(f"topic {name} does not exist")
-                assignment += [KafkaTopicPartition(name, p, OFFSET_END) for p in meta.partitions]
-            consumer.assign(assignment)
+            # A little before the reported end, records stamped before the start skipped.
+            assign_recent(consumer, list(decoders))
             self.hub.error = None
             self.hub.ready.set()
             while not self._stop.is_set():
@@ -166,7 +161,7 @@ class LiveFeed:
                     if msg.error() is not None or value is None or topic not in decoders:
                         continue
                     if msg.timestamp()[1] < started_ms:
-                        continue  # written before the feed started: the end offset was too low
+                        continue  # written before the feed started
                     try:
                         kind, datum = decoders[topic](
                             value, msg.partition() or 0, msg.offset() or 0
