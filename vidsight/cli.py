@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.cli import etl_group
-from infra.demo.cli import demo as demo_command
 from producers.cli import cameras as cameras_group
 from producers.cli import edge as edge_group
 from schemas.cli import schemas_group
@@ -24,6 +23,7 @@ from stream_processors.feedback_cli import feedback_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
 from vidsight.console.cli import console_command
+from vidsight.demo.cli import demo as demo_command
 from vidsight.errors import VidsightError
 from vidsight.options import DATA_DIR_OPTION
 

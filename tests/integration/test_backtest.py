@@ -21,9 +21,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from infra.demo.pipeline import run_pipeline
-from infra.demo.run import apply_site, scene_start
-from infra.demo.site import demo_site
 from producers.config import Camera
 from producers.settings import EdgeSettings
 from producers.synthetic.scene import Flicker, Scene, SceneSpec
@@ -38,6 +35,9 @@ from stream_processors.runtime import sensors_topic
 from stream_processors.runtime.settings import ProcessorSettings
 from tests.integration.test_processor_support import read_all
 from tests.integration.test_sink_env import isolated
+from vidsight.demo.pipeline import run_pipeline
+from vidsight.demo.run import apply_site, scene_start
+from vidsight.demo.site import demo_site
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.demo import smoke_produce_consume
 from schemas.cli import register_all
+from vidsight.demo import smoke_produce_consume
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """End to end: synthetic scenes with known ground truth -> edge -> broker -> processor ->
 sinks -> the counts in ClickHouse and the alert rows in PostgreSQL.
 
-This is the demo's own path (``infra.demo.run.run_demo``) on the test stack, with camera ids,
+This is the demo's own path (``vidsight.demo.run.run_demo``) on the test stack, with camera ids,
 consumer groups and store namespaces of its own, so the shared topics' other records do not
 count. Nothing is mocked: the edge renders and publishes the scenes, the processor applies
 the site's sensors, the four sinks write their stores, and the summary reads them back.
@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 
-from infra.demo.run import run_demo
-from infra.demo.site import demo_site, expected_crossings
 from producers.settings import EdgeSettings
 from schemas import catalog
 from schemas.cli import register_all
@@ -26,6 +24,8 @@ from schemas.serde import Serde
 from stream_processors.runtime.settings import ProcessorSettings
 from tests.integration.test_processor_support import read_all
 from tests.integration.test_sink_env import isolated
+from vidsight.demo.run import run_demo
+from vidsight.demo.site import demo_site, expected_crossings
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,6 @@ from dagster import DagsterInstance, materialize
 from dagster_project.analytics import HOURLY_ASSETS, count_anomalies, sensor_hourly
 from dagster_project.partitions import HOURLY
 from dagster_project.resources import PlatformResource
-from infra.demo.run import run_demo
-from infra.demo.site import demo_site, expected_crossings
 from producers.settings import EdgeSettings
 from schemas import catalog
 from schemas.cli import register_all
@@ -30,6 +28,8 @@ from schemas.serde import Serde
 from stream_processors.runtime.settings import ProcessorSettings
 from tests.integration.test_processor_support import read_all
 from tests.integration.test_sink_env import isolated
+from vidsight.demo.run import run_demo
+from vidsight.demo.site import demo_site, expected_crossings
 
 pytestmark = pytest.mark.integration
 

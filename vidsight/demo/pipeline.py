@@ -20,7 +20,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from infra.demo.errors import DemoError
 from producers.config import Camera
 from producers.metrics import EdgeMetrics
 from producers.runner import EdgeRunner, RunReport
@@ -35,6 +34,7 @@ from sinks.stores import STORES, build
 from stream_processors.runtime.settings import ProcessorSettings
 from stream_processors.runtime.worker import Processor
 from stream_processors.runtime.worker import RunStats as ProcessorStats
+from vidsight.demo.errors import DemoError
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.demo.pipeline import PipelineResult, Progress, run_pipeline
-from infra.demo.site import DemoSite, expected_by_camera
-from infra.demo.summary import Summary, summarize
 from producers.config import load_cameras, to_record
 from producers.publish import publish_camera_configs
 from producers.settings import EdgeSettings
@@ -20,6 +17,9 @@ from schemas.serde import Serde
 from sinks.settings import SinkSettings
 from stream_processors.runtime import sensors_topic
 from stream_processors.runtime.settings import ProcessorSettings
+from vidsight.demo.pipeline import PipelineResult, Progress, run_pipeline
+from vidsight.demo.site import DemoSite, expected_by_camera
+from vidsight.demo.summary import Summary, summarize
 
 
 @dataclass(frozen=True, slots=True)

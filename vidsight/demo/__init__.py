@@ -7,7 +7,7 @@
 - ``run``: all of it, as ``vidsight demo`` and the end-to-end test use it.
 """
 
-from infra.demo.errors import DemoError
-from infra.demo.smoke import SmokeResult, smoke_produce_consume
+from vidsight.demo.errors import DemoError
+from vidsight.demo.smoke import SmokeResult, smoke_produce_consume
 
 __all__ = ["DemoError", "SmokeResult", "smoke_produce_consume"]

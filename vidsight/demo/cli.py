@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from infra.demo.pipeline import Progress as PipelineProgress
-from infra.demo.run import DemoRun
 from schemas.records import CrossingDirection
 from vidsight import settings as cfg
+from vidsight.demo.pipeline import Progress as PipelineProgress
+from vidsight.demo.run import DemoRun
 from vidsight.options import DATA_DIR_OPTION
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -192,15 +192,15 @@ def demo(
     ctx: click.Context, data_dir: Path | None, seconds: float, cameras: int, timeout: float
 ) -> None:
     """Start the local stack and run synthetic cameras through edge, processor and sinks."""
-    from infra.demo.run import run_demo
-    from infra.demo.site import demo_site
-    from infra.demo.smoke import smoke_produce_consume
     from infra.stack import Stack
     from infra.topics import create_topics
     from producers.settings import EdgeSettings
     from schemas.cli import register_all
     from sinks.settings import SinkSettings
     from stream_processors.runtime.settings import ProcessorSettings
+    from vidsight.demo.run import run_demo
+    from vidsight.demo.site import demo_site
+    from vidsight.demo.smoke import smoke_produce_consume
 
     started = time.monotonic()
     settings = _load(ctx, cfg.StackSettings, data_dir)
@@ -261,7 +261,7 @@ def demo(
 
 def _run_etl(run: DemoRun, dagster_url: str, data_dir: Path, bucket: str) -> bool:
     """Materialize the demo's hours of the hourly analytics on Dagster; print where to look."""
-    from infra.demo.etl import DEMO_ASSETS, heatmap_png, run_demo_etl, sensor_hourly_sql
+    from vidsight.demo.etl import DEMO_ASSETS, heatmap_png, run_demo_etl, sensor_hourly_sql
 
     end_us = run.since_us + round(max(c.duration_s for c in run.site.cameras) * 1_000_000)
     console.print(

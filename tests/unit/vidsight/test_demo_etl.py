@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from infra.demo.etl import demo_hours, heatmap_png, partition_key, sensor_hourly_sql
+from vidsight.demo.etl import demo_hours, heatmap_png, partition_key, sensor_hourly_sql
 
 
 def _us(*args: int) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.demo.cli import command_name
+from vidsight.demo.cli import command_name
 
 
 def _script(path: Path) -> Path:

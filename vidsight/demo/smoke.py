@@ -14,11 +14,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from infra.demo.errors import DemoError
 from schemas import catalog
 from schemas.records import FrameRef
 from schemas.records.ids import frame_event_id
 from schemas.serde import Serde
+from vidsight.demo.errors import DemoError
 from vidsight.settings import Endpoints
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from infra.demo.site import (
+from producers.config import load_cameras_text
+from producers.synthetic.scene import Scene, SceneSpec
+from stream_processors.config import parse_sensors_yaml
+from vidsight.demo.site import (
     FPS,
     QUIET_MARGIN_S,
     crossings,
@@ -10,9 +13,6 @@ from infra.demo.site import (
     expected_crossings,
     quiet_end,
 )
-from producers.config import load_cameras_text
-from producers.synthetic.scene import Scene, SceneSpec
-from stream_processors.config import parse_sensors_yaml
 
 
 def test_quiet_end_has_no_crossing_near_it_and_is_a_frame_time() -> None:
