@@ -28,6 +28,7 @@ import argparse
 import gc
 import io
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,13 +38,16 @@ from typing import Any
 
 import fastavro
 
+# the sample scenes are test-support code: reachable from the repository root
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from schemas import catalog
 from schemas.records import Alert, AvroRecord, Detections, alert_id
 from schemas.serde import InMemorySchemaResolver, Serde
-from sinks import samples
 from sinks.base import Sink
 from sinks.batching import Item, SourceMessage, TopicPartition
 from sinks.settings import SinkSettings
+from tests.support import samples
 from vidsight.settings import load
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from schemas import catalog
-from sinks import samples
+from tests.support import samples
 
 pytestmark = pytest.mark.integration
 

@@ -40,9 +40,9 @@ from dagster_project.sources import closed_hours_sensor, sources_observer
 from etl.lake.archive import parse_key
 from schemas import catalog
 from schemas.records import Feedback, FrameRef, Verdict, feedback_id
-from sinks import samples
 from sinks.runner import RunOptions
 from sinks.service import run_sinks
+from tests.support import samples
 
 pytestmark = pytest.mark.integration
 

@@ -22,12 +22,12 @@ from dagster_project.resources import PlatformResource
 from dagster_project.retention import RetentionConfig, retention
 from etl.lake.archive import parse_key
 from schemas import catalog
-from sinks import samples
 from sinks.errors import SqlError
 from sinks.runner import RunOptions
 from sinks.s3archive import decode
 from sinks.service import run_sinks
 from sinks.sql import run_query
+from tests.support import samples
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,9 @@ import psycopg
 import pymongo
 from botocore.config import Config
 
-from sinks import samples
 from sinks.s3archive import decode
 from sinks.settings import SinkSettings
+from tests.support import samples
 from vidsight.settings import load
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from schemas import catalog
-from sinks import samples
 from sinks.batching import Batch, Item, SourceMessage
 from sinks.mongo import CONFIGS, HistoryConflictError, MongoSink
 from sinks.s3archive import S3ArchiveSink, decode
 from sinks.s3fence import ArchiveFencedError, ArchiveHandoffError
 from sinks.settings import SinkSettings
+from tests.support import samples
 from vidsight.settings import load
 
 pytestmark = pytest.mark.integration

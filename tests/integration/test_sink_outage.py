@@ -18,10 +18,10 @@ from test_sink_env import isolated, wait_for
 
 from infra.stack import Stack
 from schemas import catalog
-from sinks import samples
 from sinks.metrics import SinkMetrics
 from sinks.runner import RunOptions
 from sinks.service import ServiceResult, run_sinks
+from tests.support import samples
 from vidsight.settings import Endpoints, load
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -18,11 +18,11 @@ from test_sink_env import Projection, isolated, publish_scene
 from schemas import catalog
 from schemas.records import Detections
 from schemas.serde import Serde
-from sinks import samples
 from sinks.runner import RunOptions
 from sinks.s3archive import decode
 from sinks.service import run_sinks
 from sinks.sql import render_table, run_query
+from tests.support import samples
 
 pytestmark = pytest.mark.integration
 

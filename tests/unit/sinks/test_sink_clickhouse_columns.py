@@ -9,11 +9,11 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from schemas import catalog
 from schemas.records import DetectedObject
-from sinks import samples
 from sinks.batching import Batch, Item, SourceMessage
 from sinks.clickhouse import columns, ddl
 from sinks.clickhouse.sink import DATA_ERROR_CODES, dedup_token, error_code
 from sinks.errors import RecordDataError
+from tests.support import samples
 
 SCENE = samples.scene(2, 40)
 

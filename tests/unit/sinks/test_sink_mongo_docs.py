@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas import catalog
-from sinks import samples
 from sinks.batching import SourceMessage
 from sinks.errors import RecordDataError
 from sinks.mongo import config_docs, detection_doc, history_conflicts, latest_current, order_key
+from tests.support import samples
 
 SCENE = samples.scene(1, 20)
 TOPIC_ID = "0123456789abcdef0123456789abcdef"

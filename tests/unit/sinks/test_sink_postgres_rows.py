@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas import catalog
-from sinks import samples
 from sinks.errors import RecordDataError
 from sinks.postgres import rows as r
 from sinks.postgres.sink import _upsert_sql
+from tests.support import samples
 
 SCENE = samples.scene(2, 100)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas import catalog
 from schemas.records import AlertLifecycle, alert_id, detections_event_id
-from sinks import samples
+from tests.support import samples
 
 
 def test_scene_is_deterministic_and_ids_are_the_deterministic_ones() -> None:

@@ -1,4 +1,4 @@
-"""Deterministic sample events (for demos, integration tests and the sink benchmarks).
+"""Deterministic sample events (for the tests and the sink benchmarks).
 
 ``scene(n_cameras, frames, seed)`` builds a consistent little world: camera and sensor
 definitions, detections with tracked objects, the sensor events and alert lifecycles they

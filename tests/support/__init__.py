@@ -1,0 +1,1 @@
+"""Code the tests and the benches share: sample scenes, waiting helpers."""
