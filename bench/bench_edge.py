@@ -324,7 +324,7 @@ def _edge_run(endpoints: Any, resolver: Any, tmp: Path, outcomes: list[Any]) -> 
 
 def events_rows(data_dir: Path | None, count: int, reps: int) -> list[Row]:
     """Raw produce loop vs the edge's spool + forwarder, same events, same broker; best of reps."""
-    from infra.topics import create_topics
+    from schemas.topics import create_topics
     from producers.outbox import EventOutbox
     from producers.spool import Spool
     from schemas.serde import RegistryResolver

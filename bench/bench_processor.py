@@ -41,7 +41,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from infra.topics import create_topics
 from producers.synthetic.scene import Scene, SceneObject, SceneSpec
 from schemas import catalog
 from schemas.catalog import TopicSpec
@@ -57,6 +56,7 @@ from schemas.records import (
     detections_event_id,
 )
 from schemas.serde import Serde
+from schemas.topics import create_topics
 from stream_processors.rules import Engine
 from stream_processors.runtime import Processor, ProcessorSettings, ProcessorTopics
 from stream_processors.runtime.kafka import assign_from_beginning

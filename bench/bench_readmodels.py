@@ -36,11 +36,11 @@ import httpx
 from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from infra.topics import create_topics
 from schemas import catalog
 from schemas.cli import register_all
 from schemas.records import CrossingDirection, SensorEvent, SensorEventKind, sensor_event_id
 from schemas.serde import Serde
+from schemas.topics import create_topics
 from vidsight.settings import Endpoints, load
 
 ROOT = Path(__file__).resolve().parents[1]

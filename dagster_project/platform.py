@@ -10,8 +10,8 @@ from dagster_project.resources import PlatformResource
     group_name="platform", description="Topics on the broker vs the catalog, with partition counts."
 )
 def kafka_topics(context: AssetExecutionContext, platform: PlatformResource) -> MaterializeResult:  # type: ignore[type-arg]
-    from infra.topics import list_topics
     from schemas.catalog import CATALOG
+    from schemas.topics import list_topics
 
     on_broker = list_topics(platform.kafka_config())
     missing = [spec.name for spec in CATALOG if spec.name not in on_broker]

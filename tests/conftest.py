@@ -171,7 +171,7 @@ def stack() -> Iterator[StackHandle]:
 @pytest.fixture(scope="session")
 def catalog_topics(stack: StackHandle) -> StackHandle:
     """The stack with every catalog topic created."""
-    from infra.topics import create_topics
+    from schemas.topics import create_topics
 
     create_topics(stack.endpoints.kafka_client_config())
     return stack

@@ -205,7 +205,7 @@ def topics() -> None:
 @click.pass_context
 def topics_create(ctx: click.Context, data_dir: Path | None, replication_factor: int) -> None:
     """Create every catalog topic with its partitions and configs (idempotent)."""
-    from infra.topics import create_topics
+    from schemas.topics import create_topics
 
     settings = endpoint_settings(ctx.find_root(), data_dir)
     results = create_topics(settings.kafka_client_config(), replication_factor=replication_factor)
@@ -224,7 +224,7 @@ def topics_create(ctx: click.Context, data_dir: Path | None, replication_factor:
 @click.pass_context
 def topics_list(ctx: click.Context, data_dir: Path | None) -> None:
     """List the broker's topics and partition counts."""
-    from infra.topics import list_topics
+    from schemas.topics import list_topics
 
     settings = endpoint_settings(ctx.find_root(), data_dir)
     for name, count in list_topics(settings.kafka_client_config()).items():

@@ -116,8 +116,8 @@ def write_carried(kafka_config: dict[str, Any], logs: Carried, registry_topic: s
     itself writes; returns how many."""
     from confluent_kafka import Producer
 
-    from infra.topics import create_topics
     from schemas.registry.kafka_log import TOPIC_CONFIG
+    from schemas.topics import create_topics
 
     if not logs:
         return 0

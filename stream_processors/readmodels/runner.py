@@ -13,8 +13,8 @@ from types import MappingProxyType
 
 from confluent_kafka import KafkaException
 
-from infra.topics import create_topics, list_topics
 from schemas.catalog import TopicSpec
+from schemas.topics import create_topics, list_topics
 from stream_processors.readmodels.app import SOURCE_TOPICS, ReadModels, create_app, worker_dir
 from stream_processors.readmodels.errors import ReadModelError
 from stream_processors.readmodels.settings import ReadModelSettings

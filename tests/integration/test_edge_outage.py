@@ -32,7 +32,6 @@ from confluent_kafka import Consumer, TopicPartition
 
 from infra.stack import Stack
 from infra.stack.process import PidFile
-from infra.topics import create_topics
 from producers.config import Camera
 from producers.events import decode_event
 from producers.runner import EdgeRunner
@@ -42,6 +41,7 @@ from producers.synthetic.video import write_scene_video
 from schemas import catalog
 from schemas.records import FrameRef
 from schemas.serde import InMemorySchemaResolver, Serde
+from schemas.topics import create_topics
 from vidsight.settings import Endpoints, StackSettings, load
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from infra.topics import create_topics
 from schemas import catalog
 from schemas.catalog import TopicSpec
 from schemas.cli import register_all
@@ -29,6 +28,7 @@ from schemas.records import (
     alert_id,
 )
 from schemas.serde import Serde
+from schemas.topics import create_topics
 from stream_processors.runtime.kafka import assign_from_beginning, end_offsets, read_to_end
 from stream_processors.tail import iso_utc
 

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Message, Producer
 
-from infra.topics import create_topics
 from producers.synthetic.scene import CENTRE_LINE, Scene, SceneSpec, crossing_of
 from schemas import catalog
 from schemas.catalog import TopicSpec
@@ -30,6 +29,7 @@ from schemas.records import (
     frame_event_id,
 )
 from schemas.serde import Serde
+from schemas.topics import create_topics
 from stream_processors.runtime import Processor, ProcessorSettings, ProcessorTopics
 from stream_processors.runtime.kafka import assign_from_beginning, end_offsets, read_to_end
 

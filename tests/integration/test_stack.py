@@ -305,8 +305,8 @@ def test_data_survives_down_up_with_embedded_postgres(
         s3.put_object(Bucket=ep["s3_bucket"], Key="kept.txt", Body=b"s3")
         # A declared-configuration topic: carried over record by record (key, value, time,
         # headers), unlike the event topics.
-        from infra.topics import create_topics
         from schemas import catalog
+        from schemas.topics import create_topics
 
         kafka_conf = {"bootstrap.servers": ep["kafka_bootstrap"]}
         create_topics(kafka_conf, [catalog.topic(catalog.CONFIG_SENSORS)])

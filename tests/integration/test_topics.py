@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from infra.topics import create_topics, list_topics
 from schemas.catalog import CATALOG
+from schemas.topics import create_topics, list_topics
 
 pytestmark = pytest.mark.integration
 

@@ -193,9 +193,9 @@ def demo(
 ) -> None:
     """Start the local stack and run synthetic cameras through edge, processor and sinks."""
     from infra.stack import Stack
-    from infra.topics import create_topics
     from producers.settings import EdgeSettings
     from schemas.cli import register_all
+    from schemas.topics import create_topics
     from sinks.settings import SinkSettings
     from stream_processors.runtime.settings import ProcessorSettings
     from vidsight.demo.run import run_demo

@@ -1,4 +1,8 @@
-"""Create the topic catalog on a Kafka cluster explicitly (never rely on auto-creation)."""
+"""Create the topic catalog on a Kafka cluster explicitly (never rely on auto-creation).
+
+The plan itself (names, partitions, compaction and other configs per topic) is
+``schemas.catalog``; this module applies it through the Kafka admin API.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from schemas.catalog import CATALOG, TopicSpec
-from vidsight.errors import VidsightError
+from schemas.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
 
-class TopicAdminError(VidsightError):
+class TopicAdminError(SchemaError):
     """The broker refused or failed a topic operation."""
 
 
