@@ -19,6 +19,8 @@ retention only bounds how far back a store can be rebuilt by replaying Kafka alo
 - feedback forever (the learned false-positive memory is rebuilt from it),
 - config topics forever and compacted (the current configuration is rebuilt from them),
 - dlq 30 days (long enough for someone to look at it and replay).
+- recordings 30 days (segment references; the archive and PostgreSQL keep them as long as
+  the recordings themselves, which the retention policy expires).
 - processor-changelog forever and compacted: the latest rules state of each camera.
 
 vidsight.processor-changelog is the detections-path runtime's state store: key camera_id,
@@ -63,6 +65,7 @@ CONFIG_CAMERAS = "vidsight.config.cameras"
 CONFIG_SENSORS = "vidsight.config.sensors"
 DLQ = "vidsight.dlq"
 PROCESSOR_CHANGELOG = "vidsight.processor-changelog"
+RECORDINGS = "vidsight.recordings"
 
 DLQ_HEADERS: tuple[str, ...] = (
     "vidsight.stage",  # which component failed, e.g. sink.clickhouse, rules.detections
@@ -170,6 +173,12 @@ CATALOG: tuple[TopicSpec, ...] = (
         compacted=True,
         partitions=1,
         key="sensor_id",
+    ),
+    _spec(
+        RECORDINGS,
+        "RecordingSegment",
+        "One reference per recorded MP4 segment: camera, time range, S3 URI, size, sha256.",
+        retention_days=30,
     ),
     _spec(
         PROCESSOR_CHANGELOG,

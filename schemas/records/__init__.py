@@ -40,8 +40,10 @@ from schemas.records.ids import (
     detections_event_id,
     feedback_id,
     frame_event_id,
+    recording_segment_id,
     sensor_event_id,
 )
+from schemas.records.recording import RecordingMode, RecordingSegment
 from schemas.records.timestamps import from_micros, now_micros, to_micros
 
 
@@ -67,6 +69,7 @@ RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
             Feedback,
             CameraConfig,
             SensorConfig,
+            RecordingSegment,
         )
     }
 )
@@ -91,6 +94,8 @@ __all__ = [
     "FrameRef",
     "OptionValue",
     "Point",
+    "RecordingMode",
+    "RecordingSegment",
     "Schedule",
     "SensorConfig",
     "SensorEvent",
@@ -105,6 +110,7 @@ __all__ = [
     "frame_event_id",
     "from_micros",
     "now_micros",
+    "recording_segment_id",
     "sensor_event_id",
     "to_micros",
 ]

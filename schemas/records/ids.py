@@ -68,3 +68,8 @@ def alert_id(camera_id: str, sensor_id: str, start_ts_us: int, group_key: str = 
 def feedback_id(alert_id: str, operator: str, ts_us: int) -> str:
     """Id of one operator verdict."""
     return _uuid5("feedback", alert_id, operator, ts_us)
+
+
+def recording_segment_id(camera_id: str, start_ts_us: int) -> str:
+    """Id of the RecordingSegment of a camera that starts at ``start_ts_us``."""
+    return _uuid5("recording", camera_id, start_ts_us)

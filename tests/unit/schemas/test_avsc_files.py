@@ -66,6 +66,7 @@ def test_there_is_one_schema_per_avro_topic() -> None:
         "Feedback",
         "CameraConfig",
         "SensorConfig",
+        "RecordingSegment",
     }
 
 

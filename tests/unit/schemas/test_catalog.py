@@ -19,6 +19,7 @@ DESIGN_TOPICS = {
     "vidsight.feedback": "Feedback",
     "vidsight.config.cameras": "CameraConfig",
     "vidsight.config.sensors": "SensorConfig",
+    "vidsight.recordings": "RecordingSegment",
     "vidsight.dlq": None,
     "vidsight.processor-changelog": None,  # the rules runtime's state store (raw bytes)
 }

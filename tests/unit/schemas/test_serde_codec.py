@@ -38,6 +38,8 @@ from schemas.records import (
     Feedback,
     FrameRef,
     Point,
+    RecordingMode,
+    RecordingSegment,
     Schedule,
     SensorConfig,
     SensorEvent,
@@ -51,6 +53,7 @@ from schemas.records import (
     feedback_id,
     frame_event_id,
     from_micros,
+    recording_segment_id,
     sensor_event_id,
 )
 from schemas.serde import InMemorySchemaResolver, Serde
@@ -237,6 +240,23 @@ def samples() -> dict[str, list[AvroRecord]]:
                 kind=SensorKind.ZONE,
                 points=(Point(0.1, 0.1), Point(0.9, 0.1), Point(0.9, 0.9)),
                 updated_ts=TS,
+            ),
+        ],
+        catalog.RECORDINGS: [
+            RecordingSegment(
+                segment_id=recording_segment_id("gate-1", TS),
+                camera_id="gate-1",
+                start_ts=TS,
+                end_ts=TS + 10_000_000,
+                uri=f"s3://vidsight/recordings/gate-1/2023/11/14/22/{TS}.mp4",
+                bytes=1_234_567,
+                sha256="cd" * 32,
+                codec="h264",
+                width=1920,
+                height=1080,
+                packets=250,
+                keyframe_start=True,
+                mode=RecordingMode.EVENTS,
             ),
         ],
     }
