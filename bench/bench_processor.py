@@ -44,7 +44,6 @@ from confluent_kafka import Consumer, Producer
 from producers.synthetic.scene import Scene, SceneObject, SceneSpec
 from schemas import catalog
 from schemas.catalog import TopicSpec
-from schemas.cli import register_all
 from schemas.records import (
     Alert,
     DetectedObject,
@@ -55,6 +54,7 @@ from schemas.records import (
     SensorKind,
     detections_event_id,
 )
+from schemas.registration import register_all
 from schemas.serde import Serde
 from schemas.topics import create_topics
 from stream_processors.rules import Engine

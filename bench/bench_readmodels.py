@@ -37,8 +37,8 @@ from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from schemas import catalog
-from schemas.cli import register_all
 from schemas.records import CrossingDirection, SensorEvent, SensorEventKind, sensor_event_id
+from schemas.registration import register_all
 from schemas.serde import Serde
 from schemas.topics import create_topics
 from vidsight.settings import Endpoints, load

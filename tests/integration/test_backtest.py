@@ -25,8 +25,8 @@ from producers.config import Camera
 from producers.settings import EdgeSettings
 from producers.synthetic.scene import Flicker, Scene, SceneSpec
 from schemas import catalog
-from schemas.cli import register_all
 from schemas.records import Alert, BBox, Verdict, now_micros
+from schemas.registration import register_all
 from schemas.serde import Serde
 from stream_processors.backtest import BacktestSettings, run_backtest
 from stream_processors.feedback import AlertRef, publish_feedback, verdict_for

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from schemas.cli import register_all
+from schemas.registration import register_all
 from schemas.serde import Serde
 from vidsight.console import ConsoleSettings, create_app
 

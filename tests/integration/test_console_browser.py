@@ -17,7 +17,7 @@ from typing import Any
 import console_support as cs
 import pytest
 
-from schemas.cli import register_all
+from schemas.registration import register_all
 from schemas.serde import Serde
 from stream_processors.rules.fpmemory import FalsePositiveMemory, box_of
 from stream_processors.runtime import sensors_topic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.cli import register_all
+from schemas.registration import register_all
 from vidsight.demo import smoke_produce_consume
 
 pytestmark = pytest.mark.integration

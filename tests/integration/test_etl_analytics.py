@@ -22,8 +22,8 @@ from dagster_project.partitions import HOURLY
 from dagster_project.resources import PlatformResource
 from producers.settings import EdgeSettings
 from schemas import catalog
-from schemas.cli import register_all
 from schemas.records import Alert
+from schemas.registration import register_all
 from schemas.serde import Serde
 from stream_processors.runtime.settings import ProcessorSettings
 from tests.integration.test_processor_support import read_all

@@ -105,7 +105,7 @@ def _publish(stack: Any, tag: str) -> None:
 
 @pytest.fixture(scope="module")
 def ops_env(catalog_topics: Any) -> Iterator[tuple[Projection, PlatformResource]]:
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"op{uuid.uuid4().hex[:6]}"

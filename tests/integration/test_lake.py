@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def lake_env(catalog_topics: Any) -> Iterator[tuple[Projection, PlatformResource]]:
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"lk{uuid.uuid4().hex[:6]}"

@@ -17,7 +17,6 @@ from confluent_kafka import Consumer, Producer
 
 from schemas import catalog
 from schemas.catalog import TopicSpec
-from schemas.cli import register_all
 from schemas.records import (
     Alert,
     AlertLifecycle,
@@ -27,6 +26,7 @@ from schemas.records import (
     Severity,
     alert_id,
 )
+from schemas.registration import register_all
 from schemas.serde import Serde
 from schemas.topics import create_topics
 from stream_processors.runtime.kafka import assign_from_beginning, end_offsets, read_to_end

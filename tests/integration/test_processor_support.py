@@ -15,7 +15,6 @@ from confluent_kafka import Consumer, Message, Producer
 from producers.synthetic.scene import CENTRE_LINE, Scene, SceneSpec, crossing_of
 from schemas import catalog
 from schemas.catalog import TopicSpec
-from schemas.cli import register_all
 from schemas.records import (
     Alert,
     CrossingDirection,
@@ -28,6 +27,7 @@ from schemas.records import (
     detections_event_id,
     frame_event_id,
 )
+from schemas.registration import register_all
 from schemas.serde import Serde
 from schemas.topics import create_topics
 from stream_processors.runtime import Processor, ProcessorSettings, ProcessorTopics

@@ -22,7 +22,6 @@ from aiokafka.partitioner import murmur2
 from confluent_kafka import Producer
 
 from schemas import catalog
-from schemas.cli import register_all
 from schemas.records import (
     Alert,
     AlertLifecycle,
@@ -38,6 +37,7 @@ from schemas.records import (
     feedback_id,
     sensor_event_id,
 )
+from schemas.registration import register_all
 from schemas.serde import Serde
 
 pytestmark = pytest.mark.integration

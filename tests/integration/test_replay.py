@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_rebuild_of_every_store_gives_the_same_query_results(catalog_topics) -> None:  # type: ignore[no-untyped-def]
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"rp{uuid.uuid4().hex[:6]}"

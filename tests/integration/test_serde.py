@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from fastavro import parse_schema, schemaless_writer
 
 from schemas import catalog
-from schemas.cli import check_all, register_all, schemas_group
+from schemas.cli import schemas_group
 from schemas.errors import IncompatibleSchemaError, SerializationError
 from schemas.records import (
     Alert,
@@ -49,6 +49,7 @@ from schemas.records import (
     frame_event_id,
     sensor_event_id,
 )
+from schemas.registration import check_all, register_all
 from schemas.serde import Serde
 
 pytestmark = pytest.mark.integration

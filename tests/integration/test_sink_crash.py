@@ -33,7 +33,7 @@ def rows_written(port: int) -> Counter[str]:
 
 
 def test_kill_9_mid_batch_repeated_loses_and_duplicates_nothing(catalog_topics) -> None:  # type: ignore[no-untyped-def]
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"kx{uuid.uuid4().hex[:6]}"
@@ -121,7 +121,7 @@ def consumed(port: int) -> int:
 
 
 def test_sigterm_flushes_and_commits_what_is_buffered(catalog_topics) -> None:  # type: ignore[no-untyped-def]
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"tm{uuid.uuid4().hex[:6]}"

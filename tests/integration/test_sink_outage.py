@@ -46,7 +46,7 @@ def test_store_down_for_20s_backs_off_then_catches_up(
     enterable_tmp_path: Path,
     stack_settings_factory: Callable[..., Any],
 ) -> None:
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     own = Stack(stack_settings_factory(enterable_tmp_path / "own"), [store])

@@ -49,7 +49,7 @@ def dead_letters(bootstrap: str, tag: str, want: int, timeout_s: float = 30) -> 
 def test_poison_and_store_rejected_records_are_dead_lettered_and_the_rest_flows(
     catalog_topics,  # type: ignore[no-untyped-def]
 ) -> None:
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"pz{uuid.uuid4().hex[:6]}"

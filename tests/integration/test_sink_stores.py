@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def projected(catalog_topics) -> tuple[Projection, samples.Scene]:  # type: ignore[no-untyped-def]
-    from schemas.cli import register_all
+    from schemas.registration import register_all
 
     register_all(catalog_topics.endpoints)
     tag = f"st{uuid.uuid4().hex[:6]}"

@@ -194,7 +194,7 @@ def demo(
     """Start the local stack and run synthetic cameras through edge, processor and sinks."""
     from infra.stack import Stack
     from producers.settings import EdgeSettings
-    from schemas.cli import register_all
+    from schemas.registration import register_all
     from schemas.topics import create_topics
     from sinks.settings import SinkSettings
     from stream_processors.runtime.settings import ProcessorSettings

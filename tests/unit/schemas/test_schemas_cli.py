@@ -10,7 +10,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from schemas import catalog
-from schemas.cli import DEFAULT_REGISTRY_URL, schema_diff, schemas_group
+from schemas.cli import DEFAULT_REGISTRY_URL, schemas_group
+from schemas.registration import schema_diff
 
 
 def _alert() -> dict[str, Any]:
