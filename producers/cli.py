@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType, MappingProxyType
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -239,16 +239,22 @@ def edge_simulate(
     as_json: bool,
 ) -> None:
     """Run N synthetic cameras (deterministic scenes, seeds seed..seed+N-1)."""
-    cameras = simulated_cameras(
-        count,
-        fps=fps,
-        scene_duration=scene_duration,
-        realtime=realtime,
-        detector=detector,
-        seed=seed,
-        prefix=prefix,
-        size=size,
-    )
+    from producers.errors import SimulationError
+    from producers.synthetic.cameras import simulated_cameras
+
+    try:
+        cameras = simulated_cameras(
+            count,
+            fps=fps,
+            scene_duration=scene_duration,
+            realtime=realtime,
+            detector=detector,
+            seed=seed,
+            prefix=prefix,
+            size=size,
+        )
+    except SimulationError as exc:
+        raise click.BadParameter(exc.reason, param_hint=f"--{exc.option}") from exc
     settings = _settings(
         ctx,
         data_dir=data_dir,
@@ -257,43 +263,6 @@ def edge_simulate(
         drain_timeout_s=drain_timeout,
     )
     _run(settings, cameras, duration, as_json)
-
-
-def simulated_cameras(
-    count: int,
-    *,
-    fps: float = 5.0,
-    scene_duration: float | None = None,
-    realtime: bool = True,
-    detector: str = "ground_truth",
-    seed: int = 0,
-    prefix: str = "sim",
-    size: str = "640x360",
-) -> list[Camera]:
-    """The cameras ``edge simulate`` runs."""
-    from producers.config import Camera
-
-    try:
-        width, height = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(
-            f"expected WIDTHxHEIGHT, got {size!r}", param_hint="--size"
-        ) from None
-    extra = f"&duration={scene_duration}" if scene_duration is not None else ""
-    return [
-        Camera(
-            camera_id=f"{prefix}-{i}",
-            name=f"Synthetic camera {i}",
-            source=(
-                f"synthetic:crossing?seed={seed + i}&width={width}&height={height}"
-                f"&realtime={str(realtime).lower()}{extra}"
-            ),
-            fps=fps,
-            detector_kind=detector,
-            detector_options=MappingProxyType({}),
-        )
-        for i in range(count)
-    ]
 
 
 @edge.command("drain")

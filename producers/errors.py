@@ -13,6 +13,15 @@ class CameraFileError(ConfigError):
     """A cameras YAML file is invalid; the message names the file, the line and the key."""
 
 
+class SimulationError(ConfigError):
+    """An option of the simulated cameras is invalid; ``option`` names it (e.g. ``size``)."""
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+        self.reason = message
+
+
 class SourceError(EdgeError):
     """A camera source failed: it could not be opened, or it broke while reading.
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from producers.cli import cameras, edge, simulated_cameras
+from producers.cli import cameras, edge
 from producers.config import load_cameras_text
 from producers.events import decode_event
 from producers.spool import Spool
+from producers.synthetic.cameras import simulated_cameras
 
 
 def dead_port() -> int:
