@@ -42,12 +42,11 @@ def analytics_settings(data_dir: str = "") -> AnalyticsSettings:
 def clickhouse(settings: AnalyticsSettings) -> Client:
     """A ClickHouse client on the analytics' database (created with the tables if missing)."""
     from etl.analytics import sql
-    from sinks.clickhouse import ddl
+    from sinks.clickhouse import migrate
     from sinks.clickhouse.sink import client_for
 
     client = client_for(settings)
-    for statement in ddl.statements(settings.clickhouse_database):
-        client.command(statement)
+    migrate.ensure_schema(client, settings.clickhouse_database)
     for statement in sql.create_all(settings.clickhouse_database):
         client.command(statement)
     return client

@@ -19,7 +19,7 @@ from clickhouse_connect.driver.exceptions import (
 from schemas.records import AvroRecord
 from sinks.base import Sink
 from sinks.batching import Batch, SourceMessage, TopicPartition
-from sinks.clickhouse import columns, ddl
+from sinks.clickhouse import columns, ddl, migrate
 from sinks.errors import BatchDataError, StoreUnavailableError
 from sinks.settings import SinkSettings
 
@@ -92,8 +92,7 @@ class ClickHouseSink(Sink[AvroRecord]):
                 if self._opened:
                     # Back after an outage: a server that lost its data gets the schema again
                     # (what was lost before the committed offsets needs `vidsight replay`).
-                    for statement in ddl.statements(self.db):
-                        client.command(statement)
+                    migrate.ensure_schema(client, self.db)
             except (OperationalError, DatabaseError, OSError) as exc:
                 raise StoreUnavailableError("clickhouse", str(exc)) from exc
             self._client = client
@@ -105,11 +104,10 @@ class ClickHouseSink(Sink[AvroRecord]):
             self._client = None
 
     def open(self) -> None:
-        """Create the database, tables and views (idempotent)."""
+        """Apply the pending migrations (database, tables, views) and check the tables."""
         client = self._connect()
         try:
-            for statement in ddl.statements(self.db):
-                client.command(statement)
+            migrate.ensure_schema(client, self.db)
         except (OperationalError, OSError) as exc:
             self._reset()
             raise StoreUnavailableError("clickhouse", str(exc)) from exc

@@ -10,7 +10,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from schemas import catalog
 from schemas.records import DetectedObject
 from sinks.batching import Batch, Item, SourceMessage
-from sinks.clickhouse import columns, ddl
+from sinks.clickhouse import columns, ddl, migrate
 from sinks.clickhouse.sink import DATA_ERROR_CODES, dedup_token, error_code
 from sinks.errors import RecordDataError
 from tests.support import samples
@@ -95,8 +95,8 @@ def test_inserts_send_the_topic_id_after_the_built_columns() -> None:
     for table in ddl.FACT_TABLES:
         assert table.insert_names == (*table.names, "_topic_id")
         assert len(table.insert_types) == len(table.insert_names)
-        assert "`_topic_id` LowCardinality(String) DEFAULT ''" in table.create("db")
-    assert any("ADD COLUMN IF NOT EXISTS `_topic_id`" in st for st in ddl.statements("db"))
+        assert "`_topic_id` LowCardinality(String) DEFAULT ''" in _created(table.name)
+    assert any("ADD COLUMN IF NOT EXISTS `_topic_id`" in st for st in _statements())
 
 
 def test_error_codes_are_read_from_the_error() -> None:
@@ -106,22 +106,33 @@ def test_error_codes_are_read_from_the_error() -> None:
     assert 53 in DATA_ERROR_CODES and 241 not in DATA_ERROR_CODES  # memory limit: retry
 
 
+def _statements() -> list[str]:
+    return [st for m in migrate.load() for st in migrate.statements(m, "db")]
+
+
+def _created(table: str) -> str:
+    (sql,) = (
+        st for st in _statements() if st.startswith(f"CREATE TABLE IF NOT EXISTS db.{table}\n")
+    )
+    return sql
+
+
 def test_fact_tables_deduplicate_and_replace_on_the_id() -> None:
     for table in ddl.FACT_TABLES:
-        sql = table.create("vidsight")
+        sql = _created(table.name)
         assert "ReplacingMergeTree" in sql
-        assert f"non_replicated_deduplication_window = {ddl.DEDUP_WINDOW}" in sql
+        assert "non_replicated_deduplication_window = 1000" in sql
         assert "_offset" in table.names and "_partition" in table.names
-    assert "ReplacingMergeTree(revision)" in ddl.ALERTS.create("vidsight")
+    assert "ReplacingMergeTree(revision)" in _created(ddl.ALERTS.name)
 
 
-def test_statements_create_rollups_and_offsets_and_drops_remove_them() -> None:
-    created = "\n".join(ddl.statements("db"))
+def test_migrations_create_rollups_and_offsets_and_drops_remove_them() -> None:
+    created = "\n".join(_statements())
     for rollup in ddl.ROLLUPS:
         assert f"CREATE TABLE IF NOT EXISTS db.{rollup}" in created
         assert f"CREATE MATERIALIZED VIEW IF NOT EXISTS db.{rollup}_mv TO db.{rollup}" in created
     for t in ddl.FACT_TABLES:
-        assert "offset_minmax _offset TYPE minmax" in t.create("db")
+        assert "offset_minmax _offset TYPE minmax" in _created(t.name)
     dropped = ddl.drops("db")
     assert dropped[0].startswith("DROP VIEW")  # views before the tables they read
     assert {d.split()[-1] for d in dropped} >= {f"db.{t.name}" for t in ddl.FACT_TABLES}
