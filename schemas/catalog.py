@@ -49,6 +49,7 @@ from typing import Any, cast
 from fastavro import parse_schema
 
 from schemas.errors import UnknownTopicError
+from vidsight.kafka import dlq
 
 _PACKAGE = "schemas"
 
@@ -67,16 +68,9 @@ DLQ = "vidsight.dlq"
 PROCESSOR_CHANGELOG = "vidsight.processor-changelog"
 RECORDINGS = "vidsight.recordings"
 
-DLQ_HEADERS: tuple[str, ...] = (
-    "vidsight.stage",  # which component failed, e.g. sink.clickhouse, rules.detections
-    "vidsight.error.class",  # exception class name, e.g. SerializationError
-    "vidsight.error.message",  # str(exception), UTF-8, truncated to 1 KiB
-    "vidsight.source.topic",
-    "vidsight.source.partition",  # decimal string
-    "vidsight.source.offset",  # decimal string
-    "vidsight.ts",  # when it was dead-lettered, UTC microseconds as a decimal string
-)
-"""Header names of a vidsight.dlq record, in the order producers write them (values UTF-8)."""
+DLQ_HEADERS = dlq.DLQ_HEADERS
+"""Header names of a vidsight.dlq record, in the order producers write them (values UTF-8);
+defined by the Kafka runtime that writes them."""
 
 
 def _retention(days: int | None) -> str:
