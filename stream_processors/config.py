@@ -15,15 +15,16 @@ Schedules accept the friendly forms::
 
 from __future__ import annotations
 
+import enum
 import math
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from schemas.records import (
-    DirectionFilter,
     Point,
     Schedule,
     SensorConfig,
@@ -32,6 +33,7 @@ from schemas.records import (
     TimeWindow,
 )
 from stream_processors.errors import SensorConfigError
+from stream_processors.rules.kinds import KIND_FIELDS, KINDS
 from stream_processors.rules.validate import MAX_POLYGON_POINTS, check_sensor
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -39,12 +41,15 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FILE_BYTES = 4 * 1024 * 1024
 """Bytes of a sensors file: hundreds of sensors at the point cap, and a bound on parse time."""
 
-FIELDS = (
-    "id", "camera", "kind", "name", "points", "direction", "labels", "min_score", "min_area",
-    "max_area", "min_ratio", "max_ratio", "seconds", "schedule", "severity", "group_gap_s",
-    "inertia_frames", "occupancy_threshold", "enabled", "score_threshold", "timezone",
+COMMON_FIELDS = (
+    "id", "camera", "kind", "name", "points", "labels", "min_score", "min_area", "max_area",
+    "min_ratio", "max_ratio", "schedule", "severity", "group_gap_s", "inertia_frames", "enabled",
+    "score_threshold", "timezone",
 )  # fmt: skip
-"""Keys a sensor entry may have."""
+"""Keys every sensor kind takes."""
+FIELDS = COMMON_FIELDS + tuple(KIND_FIELDS)
+"""Keys a sensor entry may have: the common ones, then each kind's own (see rules/kinds.py);
+a key of another kind than the entry's is refused by validation, naming the kinds taking it."""
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAYS = {name: i + 1 for i, full in enumerate(_DAY_NAMES) for name in (full, full[:3])}
@@ -175,26 +180,50 @@ def _sensor(item: object, updated_ts: int, cameras: frozenset[str] | None) -> Se
         sensor_id=_str(item, "id"),
         camera_id=camera,
         name=_opt(item, "name", _str),
-        kind=_enum(item, "kind", SensorKind),
+        kind=_kind_of(item),
         points=_points(item["points"]),
-        direction=_enum(item, "direction", DirectionFilter, DirectionFilter.BOTH),
         labels=_labels(item.get("labels")),
         min_score=_num(item, "min_score", 0.0),
         min_area=_opt(item, "min_area", _num),
         max_area=_opt(item, "max_area", _num),
         min_ratio=_opt(item, "min_ratio", _num),
         max_ratio=_opt(item, "max_ratio", _num),
-        seconds=_opt(item, "seconds", _num),
         schedule=None if item.get("schedule") is None else _schedule(item["schedule"]),
         severity=_enum(item, "severity", Severity, Severity.MEDIUM),
         group_gap_s=_num(item, "group_gap_s", 30.0),
         inertia_frames=_int(item, "inertia_frames", 1),
-        occupancy_threshold=_opt(item, "occupancy_threshold", _int),
         enabled=_bool(item, "enabled", True),
         updated_ts=updated_ts,
         score_threshold=_opt(item, "score_threshold", _num),
         timezone=_opt(item, "timezone", _str),
+        **{name: _kind_field(item, name) for name in KIND_FIELDS if name in item},
     )
+
+
+def _kind_of(item: Mapping[str, Any]) -> SensorKind:
+    value = item.get("kind")
+    allowed = [k.kind.value for k in KINDS]
+    if not isinstance(value, str) or value not in allowed:
+        raise _FieldError("kind", f"got {value!r}; allowed: {', '.join(allowed)}")
+    return SensorKind(value)
+
+
+def _field_reader(name: str) -> Callable[[Mapping[str, Any], str], Any]:
+    """The reader of a kind-specific field, from its SensorConfig type (null = its default)."""
+    hint = typing.get_type_hints(SensorConfig)[name]
+    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+    if isinstance(base, type) and issubclass(base, enum.StrEnum):
+        return lambda item, key: _enum(item, key, base)
+    readers: dict[Any, Callable[[Mapping[str, Any], str], Any]] = {
+        float: _num, int: _int, str: _str, bool: lambda item, key: _bool(item, key, False),
+    }  # fmt: skip
+    return readers[base]
+
+
+def _kind_field(item: Mapping[str, Any], name: str) -> Any:
+    if item[name] is None:
+        return KIND_FIELDS[name]
+    return _KIND_READERS[name](item, name)
 
 
 def _kind(value: object) -> str:
@@ -329,6 +358,9 @@ def _minute(field: str, value: object, highest: int) -> int:
     raise _FieldError(
         field, f"time {text!r} must be HH:MM within 00:00..{highest // 60:02d}:{highest % 60:02d}"
     )
+
+
+_KIND_READERS = {name: _field_reader(name) for name in KIND_FIELDS}
 
 
 def _line_index(root: yaml.Node | None) -> list[tuple[int, dict[str, int]]]:

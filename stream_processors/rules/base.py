@@ -4,24 +4,32 @@ A rule is compiled once from its SensorConfig (geometry, filters, schedule) and 
 per-track state that the camera snapshots. Rules never build records themselves: they call
 their :class:`RuleContext` (the camera), which turns what they saw into SensorEvents and
 feeds the alert grouping.
+
+A sensor kind is one module (``zone.py``, ``tripwire.py``, ``speed.py``, ...) that defines its
+rule class and a :class:`SensorKindSpec` named ``KIND``: its validation, the kind-specific
+SensorConfig fields it takes, and its rule. ``kinds.py`` lists those modules; nothing else
+branches on a sensor kind.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from schemas.records import CrossingDirection, SensorConfig, SensorEventKind, SensorKind, Severity
-from stream_processors.rules.geometry import Polygon, as_coords
+from stream_processors.errors import SensorConfigError
+from stream_processors.rules.geometry import as_coords
 from stream_processors.rules.options import US, EngineOptions
 from stream_processors.rules.schedule import ActiveSchedule
 from stream_processors.rules.tracks import Track
 
-if TYPE_CHECKING:
-    from stream_processors.rules.zone import ZoneRule
-
 NEVER = 2**63 - 1
 """An event time later than any real one."""
+
+Fail = Callable[[str, str], SensorConfigError]
+"""Builds the error for (field, reason) of the sensor being checked."""
 
 
 class RuleContext(Protocol):
@@ -50,22 +58,32 @@ class RuleContext(Protocol):
 
     def occupancy(
         self,
-        rule: ZoneRule,
+        rule: Rule,
         ts: int,
         *,
         seq: int,
         evidence_uri: str | None,
+        label: str,
         count: int,
         score: float,
+        threshold: int | None,
     ) -> None:
-        """Publish a zone's new occupancy count."""
+        """Publish a count of objects in an area; hold an alert open at/above ``threshold``."""
 
-    def mark_dirty(self, rule: ZoneRule) -> None:
+    def mark_dirty(self, rule: Rule) -> None:
         """Ask for ``rule.flush`` at the end of the current step."""
 
 
 class Rule:
-    """What every sensor rule has: identity, per-object filters, schedule, alerting."""
+    """What every sensor rule has: identity, per-object filters, schedule, alerting.
+
+    Class attributes say how the camera drives a kind: ``area_filter`` rules are not evaluated
+    per object but restrict which objects every other rule sees (:meth:`admits`);
+    ``needs_timers`` rules get :meth:`due` calls when event time reaches ``next_due``.
+    """
+
+    area_filter: ClassVar[bool] = False
+    needs_timers: ClassVar[bool] = False
 
     __slots__ = (
         "active",
@@ -81,6 +99,7 @@ class Rule:
         "min_area",
         "min_ratio",
         "min_score",
+        "next_due",
         "schedule",
         "sensor_id",
         "severity",
@@ -106,6 +125,7 @@ class Rule:
         self.severity: Severity = cfg.severity
         self.gap_us = round(cfg.group_gap_s * US)
         self.active = True
+        self.next_due = NEVER
 
     def fingerprint(self) -> list[Any]:
         """What the per-track state depends on: state survives a redefinition keeping it."""
@@ -118,8 +138,15 @@ class Rule:
         track is, never fires anything.
         """
 
+    def admits(self, x: float, y: float) -> bool:
+        """Area filters: whether an object anchored at (x, y) is considered at all."""
+        return True
+
     def due(self, ctx: RuleContext, watermark: int) -> None:
-        """Fire what event time reaching ``watermark`` makes due."""
+        """Fire what event time reaching ``watermark`` makes due (``needs_timers`` kinds)."""
+
+    def flush(self, ctx: RuleContext) -> None:
+        """Publish what the rule held back during a step (see ``RuleContext.mark_dirty``)."""
 
     def track_gone(self, ctx: RuleContext, track: Track, exit_ts: int) -> None:
         """Forget a track that is gone (it left the scene at ``exit_ts``)."""
@@ -135,11 +162,17 @@ class Rule:
         """Restore :meth:`state` output."""
 
 
-class AoiRule(Rule):
-    """Area of interest: objects outside every active AOI of a camera are ignored."""
+@dataclass(frozen=True, slots=True)
+class SensorKindSpec:
+    """One sensor kind: what a definition of it may hold, how it is checked, its rule."""
 
-    __slots__ = ("poly",)
-
-    def __init__(self, cfg: SensorConfig, opts: EngineOptions) -> None:
-        super().__init__(cfg, opts)
-        self.poly = Polygon.from_coords(as_coords(cfg.points))
+    kind: SensorKind
+    rule: Callable[[SensorConfig, EngineOptions], Rule]
+    """Compiles a validated definition."""
+    check: Callable[[SensorConfig, Fail], None]
+    """Kind-specific checks (points, its own fields), after the common ones passed."""
+    fields: tuple[str, ...] = ()
+    """Kind-specific SensorConfig fields (same names as the YAML keys) this kind takes;
+    a field of another kind set to anything but its default is refused."""
+    summary: str = ""
+    """One line for error messages and documentation."""

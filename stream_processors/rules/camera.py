@@ -24,18 +24,12 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas.records import Detections, Feedback, FrameRef, SensorConfig, Verdict
+from stream_processors.rules.base import Rule, RuleContext
 from stream_processors.rules.emit import Emitter, count_rejection
 from stream_processors.rules.fpmemory import WILDCARD, AlertMemory, FalsePositiveMemory, box_of
 from stream_processors.rules.grouping import AlertGrouper, Output
+from stream_processors.rules.kinds import compile_rule
 from stream_processors.rules.options import US, EngineOptions, SuppressionCounters
-from stream_processors.rules.sensors import (
-    AoiRule,
-    LoiterRule,
-    Rule,
-    RuleContext,
-    ZoneRule,
-    compile_rule,
-)
 from stream_processors.rules.tracks import ParkedMemory, Track
 
 _NEVER = 2**63 - 1
@@ -82,9 +76,9 @@ class Camera:
         self._window_us = round(opts.stationary_window_s * US)
         self._parked_us = round(opts.parked_memory_s * US)
         self._expiry_check = _NEVER
-        self._aois: tuple[AoiRule, ...] = ()
+        self._aois: tuple[Rule, ...] = ()
         self._evaluators: tuple[Rule, ...] = ()
-        self._loiters: tuple[LoiterRule, ...] = ()
+        self._timed: tuple[Rule, ...] = ()
         self._scheduled: tuple[Rule, ...] = ()
         self._by_label: dict[str, tuple[_Row, ...]] = {}
 
@@ -107,8 +101,7 @@ class Camera:
         elif old is not None:
             # Gone or moved: its tracks' memberships and open alerts were about another area.
             old.reset(ctx, self.watermark, self.det_seq)
-            if isinstance(old, ZoneRule):
-                old.flush(ctx)
+            old.flush(ctx)
             self.grouper.end_sensor(sensor_id, max(self.watermark, 0), out)
         if new is not None:
             self.rules[sensor_id] = new
@@ -116,9 +109,9 @@ class Camera:
 
     def _reindex(self) -> None:
         ordered = [self.rules[k] for k in sorted(self.rules)]  # replay order = id order
-        self._aois = tuple(r for r in ordered if isinstance(r, AoiRule))
-        self._evaluators = tuple(r for r in ordered if not isinstance(r, AoiRule))
-        self._loiters = tuple(r for r in ordered if isinstance(r, LoiterRule))
+        self._aois = tuple(r for r in ordered if r.area_filter)
+        self._evaluators = tuple(r for r in ordered if not r.area_filter)
+        self._timed = tuple(r for r in self._evaluators if r.needs_timers)
         self._scheduled = tuple(r for r in ordered if r.schedule is not None)
         self._by_label = {}
 
@@ -243,7 +236,7 @@ class Camera:
         any_active = False
         for aoi in self._aois:
             if aoi.active:
-                if aoi.poly.contains(x, y):
+                if aoi.admits(x, y):
                     return True
                 any_active = True
         return not any_active  # no active area of interest restricts nothing
@@ -275,9 +268,9 @@ class Camera:
             self._expire(w)
             if ctx.dirty:
                 ctx.flush_zones()  # occupancy of the exits before what later instants cause
-        for loiter in self._loiters:
-            if w >= loiter.next_due:
-                loiter.due(ctx, w)
+        for timed in self._timed:
+            if w >= timed.next_due:
+                timed.due(ctx, w)
         self.grouper.close_due(w, ctx.out)
 
     def _expire(self, w: int) -> None:
@@ -328,7 +321,3 @@ class Camera:
         if feedback.verdict is Verdict.FALSE_POSITIVE and not boxes:
             self.counters.feedback_unresolved += 1
         self.fp.apply(feedback, label, boxes)
-
-    def rules_for(self, label: str) -> tuple[Rule, ...]:
-        """The sensors that look at a label, in evaluation order (for tests and tools)."""
-        return tuple(row[0] for row in self._by_label.get(label) or self._rules_for(label))

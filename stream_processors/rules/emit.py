@@ -15,9 +15,9 @@ from schemas.records import (
     SensorEventKind,
     sensor_event_id,
 )
+from stream_processors.rules.base import Rule
 from stream_processors.rules.grouping import AlertGrouper, Output
 from stream_processors.rules.options import US, SuppressionCounters
-from stream_processors.rules.sensors import Rule, ZoneRule
 from stream_processors.rules.tracks import Track
 
 
@@ -38,14 +38,14 @@ class Emitter:
         self.grouper = grouper
         self.counters = counters
         self.out: list[Output] = []
-        self.dirty: list[ZoneRule] = []
+        self.dirty: list[Rule] = []
 
     def flush_zones(self) -> None:
-        """Publish the occupancy changes of this step."""
+        """Publish what rules held back in this step (zones: their occupancy changes)."""
         dirty = self.dirty
         self.dirty = []
-        for zone in dirty:
-            zone.flush(self)
+        for rule in dirty:
+            rule.flush(self)
 
     def event(
         self,
@@ -92,21 +92,23 @@ class Emitter:
 
     def occupancy(
         self,
-        rule: ZoneRule,
+        rule: Rule,
         ts: int,
         *,
         seq: int,
         evidence_uri: str | None,
+        label: str,
         count: int,
         score: float,
+        threshold: int | None,
     ) -> None:
-        """Publish a zone's occupancy; hold an alert open while it is at/above the threshold."""
+        """Publish an area's occupancy; hold an alert open while it is at/above ``threshold``."""
         event = SensorEvent(
             event_id=sensor_event_id(self.camera_id, rule.sensor_id, "occupancy", ts, None),
             camera_id=self.camera_id,
             sensor_id=rule.sensor_id,
             kind=SensorEventKind.OCCUPANCY,
-            label=rule.occ_label,
+            label=label,
             score=score,
             ts=ts,
             count=count,
@@ -114,7 +116,6 @@ class Emitter:
             evidence_uri=evidence_uri,
         )
         self.out.append(event)
-        threshold = rule.threshold
         if threshold is None:
             return
         if count >= threshold:
@@ -124,8 +125,8 @@ class Emitter:
         if group is not None and group.held:
             self.grouper.release(group, ts)
 
-    def mark_dirty(self, rule: ZoneRule) -> None:
-        """Flush the zone's pending occupancy at the end of this step."""
+    def mark_dirty(self, rule: Rule) -> None:
+        """Flush the rule (a zone's pending occupancy) at the end of this step."""
         self.dirty.append(rule)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from stream_processors.errors import SnapshotError
 from stream_processors.rules.camera import Camera
-from stream_processors.rules.sensors import compile_rule
+from stream_processors.rules.kinds import compile_rule
 from stream_processors.rules.tracks import Track
 
 FORMAT = 1

@@ -1,4 +1,4 @@
-"""Tripwire rule: crossings of a segment, per direction, counted per sensor-local day.
+"""The ``tripwire`` sensor kind: crossings of a segment per direction, counted per local day.
 
 Side ``a`` of P0 -> P1 is where cross(P1 - P0, p - P0) > 0 (DESIGN.md); for the line
 [[0.5, 0], [0.5, 1]] that is the left half, so ``a_to_b`` is a left-to-right crossing.
@@ -11,11 +11,18 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from schemas.records import CrossingDirection, DirectionFilter, SensorConfig, SensorEventKind
-from stream_processors.rules.base import Rule, RuleContext
+from schemas.records import (
+    CrossingDirection,
+    DirectionFilter,
+    SensorConfig,
+    SensorEventKind,
+    SensorKind,
+)
+from stream_processors.rules.base import Fail, Rule, RuleContext, SensorKindSpec
 from stream_processors.rules.geometry import Segment, as_coords
 from stream_processors.rules.options import EngineOptions
 from stream_processors.rules.schedule import local_day
+from stream_processors.rules.shapes import check_segments
 from stream_processors.rules.tracks import Track
 
 
@@ -105,3 +112,24 @@ class TripwireRule(Rule):
         self.sides = {int(k): [float(v) for v in rest] for k, *rest in sides}
         self.day = int(day)
         self.counts = [int(c) for c in counts]
+
+
+def check_direction(cfg: SensorConfig, fail: Fail) -> None:
+    """The direction filter is a known symbol."""
+    if cfg.direction is DirectionFilter.UNKNOWN:
+        raise fail("direction", "unknown direction; allowed: both, a_to_b, b_to_a")
+
+
+def check(cfg: SensorConfig, fail: Fail) -> None:
+    """Two distinct points and a known direction filter."""
+    check_segments(cfg, fail, 1, "a tripwire")
+    check_direction(cfg, fail)
+
+
+KIND = SensorKindSpec(
+    SensorKind.TRIPWIRE,
+    TripwireRule,
+    check,
+    fields=("direction",),
+    summary="segment P0 P1 (+ direction): line crossings counted per direction",
+)

@@ -10,36 +10,33 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from schemas.records import DirectionFilter, SensorConfig, SensorKind, Severity
+from schemas.records import SensorConfig, Severity
 from stream_processors.errors import SensorConfigError
-from stream_processors.rules.geometry import (
-    Coords,
-    as_coords,
-    crossing_edges,
-    is_simple_ring,
-    signed_area,
-)
+from stream_processors.rules.base import Fail
+from stream_processors.rules.kinds import KIND_FIELDS, KINDS, kind_spec, kinds_taking
+from stream_processors.rules.shapes import MAX_POLYGON_POINTS, MIN_POLYGON_AREA
 
-POLYGON_KINDS = frozenset({SensorKind.ZONE, SensorKind.LOITERING, SensorKind.AOI})
-CONFIGURABLE_KINDS: tuple[SensorKind, ...] = (
-    SensorKind.ZONE,
-    SensorKind.TRIPWIRE,
-    SensorKind.LOITERING,
-    SensorKind.AOI,
-)
-"""Kinds a sensor config may have, in the order error messages list them (count_anomaly is
-raised by the ETL, never configured; unknown is what an unreadable kind decodes to)."""
+__all__ = [
+    "MAX_LABELS",
+    "MAX_POLYGON_POINTS",
+    "MAX_RECORD_BYTES",
+    "MAX_SCHEDULE_WINDOWS",
+    "MAX_TEXT",
+    "MIN_POLYGON_AREA",
+    "SENSOR_ID",
+    "check_record_size",
+    "check_sensor",
+]
+
 SENSOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """Sensor ids, matched whole: the camera id pattern (no separators, spaces or control/bidi
 characters, so an id is safe in a file name, a URL path, a log line and a terminal)."""
 
 # Size caps: every record is validated on every worker that reads the sensors topic, so what
-# one writer may send is bounded (DESIGN.md: every input has a size cap).
-MAX_POLYGON_POINTS = 256
-"""Vertices of a zone/loitering/aoi polygon: far more than anyone draws by hand."""
+# one writer may send is bounded (DESIGN.md: every input has a size cap). The polygon point
+# cap lives with the geometry checks (shapes.py).
 MAX_LABELS = 64
 """Entries of a label filter."""
 MAX_TEXT = 256
@@ -49,14 +46,10 @@ MAX_SCHEDULE_WINDOWS = 48
 MAX_RECORD_BYTES = 64 * 1024
 """Bytes of one sensors-topic record value, checked before it is decoded: a 256-point polygon
 is about 4 KiB, so this is room for any valid definition and a bound on decoding cost."""
-MIN_POLYGON_AREA = 1e-6
-"""Smallest polygon area accepted (a millionth of the frame: about 2 pixels at 1080p)."""
 
 ID_RULE = (
     "is not a valid id: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 )
-
-_Fail = Callable[[str, str], SensorConfigError]
 
 
 def check_record_size(sensor_id: str | None, size: int) -> None:
@@ -77,12 +70,16 @@ def check_sensor(cfg: SensorConfig) -> None:
         raise SensorConfigError(None, "id", f"{cfg.sensor_id!r} {ID_RULE}")
     if not SENSOR_ID.fullmatch(cfg.camera_id):
         raise fail("camera", f"{cfg.camera_id!r} {ID_RULE}")
-    if cfg.kind not in CONFIGURABLE_KINDS:
-        allowed = ", ".join(k.value for k in CONFIGURABLE_KINDS)
+    spec = kind_spec(cfg.kind)
+    if spec is None:
+        allowed = ", ".join(k.kind.value for k in KINDS)
         raise fail("kind", f"unknown kind {cfg.kind.value!r}; allowed: {allowed}")
     _check_text(cfg, fail)
-    _check_points(cfg, fail)
-    _check_kind_fields(cfg, fail)
+    spec.check(cfg, fail)
+    for field, default in KIND_FIELDS.items():
+        if field not in spec.fields and getattr(cfg, field) != default:
+            takers = ", ".join(k.kind.value for k in kinds_taking(field))
+            raise fail(field, f"only {takers} sensors take {field}, not a {cfg.kind.value}")
     _check_filters(cfg, fail)
     if cfg.severity is Severity.UNKNOWN:
         raise fail("severity", "unknown severity; allowed: low, medium, high, critical")
@@ -96,62 +93,7 @@ def check_sensor(cfg: SensorConfig) -> None:
         _check_timezone(cfg.timezone, "timezone", fail)
 
 
-def _check_points(cfg: SensorConfig, fail: _Fail) -> None:
-    if len(cfg.points) > MAX_POLYGON_POINTS:
-        raise fail("points", f"{len(cfg.points)} points is over the cap of {MAX_POLYGON_POINTS}")
-    coords = as_coords(cfg.points)
-    for i, (x, y) in enumerate(coords):
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise fail("points", f"point {i} ({x}, {y}) is outside the normalised frame 0..1")
-    if cfg.kind is SensorKind.TRIPWIRE:
-        if len(coords) != 2:
-            raise fail("points", f"a tripwire needs exactly 2 points, got {len(coords)}")
-        if coords[0] == coords[1]:
-            raise fail("points", "the two tripwire points are the same point")
-        return
-    if len(coords) < 3:
-        raise fail(
-            "points", f"a {cfg.kind.value} polygon needs at least 3 points, got {len(coords)}"
-        )
-    for i in range(len(coords)):
-        if coords[i] == coords[(i + 1) % len(coords)]:
-            raise fail("points", f"points {i} and {(i + 1) % len(coords)} are the same point")
-    if not is_simple_ring(coords):
-        if _collinear(coords):
-            raise fail("points", "the polygon has (almost) no area (its points are on one line)")
-        crossing = crossing_edges(coords)
-        where = "" if crossing is None else f" (edges {crossing[0]} and {crossing[1]} intersect)"
-        raise fail("points", f"the polygon crosses itself{where}")
-    if abs(signed_area(coords)) < MIN_POLYGON_AREA:
-        raise fail("points", "the polygon has (almost) no area")
-
-
-def _collinear(coords: Coords) -> bool:
-    (x0, y0), (x1, y1) = coords[0], coords[1]
-    return all((x1 - x0) * (y - y0) == (y1 - y0) * (x - x0) for x, y in coords[2:])
-
-
-def _check_kind_fields(cfg: SensorConfig, fail: _Fail) -> None:
-    if cfg.kind is SensorKind.TRIPWIRE:
-        if cfg.direction is DirectionFilter.UNKNOWN:
-            raise fail("direction", "unknown direction; allowed: both, a_to_b, b_to_a")
-    elif cfg.direction is not DirectionFilter.BOTH:
-        raise fail("direction", f"only tripwires have a direction, not a {cfg.kind.value}")
-    if cfg.kind is SensorKind.LOITERING:
-        if cfg.seconds is None:
-            raise fail("seconds", "a loitering sensor needs seconds (time inside before it fires)")
-        if not (cfg.seconds > 0 and math.isfinite(cfg.seconds)):
-            raise fail("seconds", f"must be a positive number of seconds, got {cfg.seconds}")
-    elif cfg.seconds is not None:
-        raise fail("seconds", f"only loitering sensors take seconds, not a {cfg.kind.value}")
-    if cfg.occupancy_threshold is not None:
-        if cfg.kind is not SensorKind.ZONE:
-            raise fail("occupancy_threshold", f"only zones count occupancy, not a {cfg.kind.value}")
-        if cfg.occupancy_threshold < 1:
-            raise fail("occupancy_threshold", f"must be at least 1, got {cfg.occupancy_threshold}")
-
-
-def _check_text(cfg: SensorConfig, fail: _Fail) -> None:
+def _check_text(cfg: SensorConfig, fail: Fail) -> None:
     if len(cfg.labels) > MAX_LABELS:
         raise fail("labels", f"{len(cfg.labels)} labels is over the cap of {MAX_LABELS}")
     texts = [("labels", label) for label in cfg.labels]
@@ -167,7 +109,7 @@ def _check_text(cfg: SensorConfig, fail: _Fail) -> None:
             raise fail(field, f"{text!r} holds control or formatting characters")
 
 
-def _check_filters(cfg: SensorConfig, fail: _Fail) -> None:
+def _check_filters(cfg: SensorConfig, fail: Fail) -> None:
     for label in cfg.labels:
         if not label:
             raise fail("labels", "labels must be non-empty strings")
@@ -187,7 +129,7 @@ def _check_filters(cfg: SensorConfig, fail: _Fail) -> None:
         raise fail("min_ratio", f"{cfg.min_ratio} is above max_ratio {cfg.max_ratio}")
 
 
-def _check_schedule(cfg: SensorConfig, fail: _Fail) -> None:
+def _check_schedule(cfg: SensorConfig, fail: Fail) -> None:
     schedule = cfg.schedule
     assert schedule is not None
     for day in schedule.days:
@@ -203,7 +145,7 @@ def _check_schedule(cfg: SensorConfig, fail: _Fail) -> None:
     _check_timezone(schedule.timezone, "schedule.timezone", fail)
 
 
-def _check_timezone(name: str, field: str, fail: _Fail) -> None:
+def _check_timezone(name: str, field: str, fail: Fail) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

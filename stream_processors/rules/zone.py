@@ -1,4 +1,4 @@
-"""Zone and loitering rules: per-track inside/outside with hysteresis, occupancy, dwell.
+"""The ``zone`` sensor kind: per-track inside/outside with hysteresis, occupancy, dwell.
 
 Hysteresis: an anchor closer than ``hysteresis`` to the polygon's edge never changes a
 track's inside/outside state, so an object standing on the edge cannot flicker in and out.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.records import SensorConfig, SensorEventKind
-from stream_processors.rules.base import NEVER, Rule, RuleContext
+from schemas.records import SensorConfig, SensorEventKind, SensorKind
+from stream_processors.rules.base import Fail, Rule, RuleContext, SensorKindSpec
 from stream_processors.rules.geometry import Polygon, as_coords
-from stream_processors.rules.options import US, EngineOptions
+from stream_processors.rules.options import EngineOptions
+from stream_processors.rules.shapes import check_polygon
 from stream_processors.rules.tracks import Track
 
 
@@ -113,7 +114,10 @@ class ZoneRule(Rule):
             ts = self.occ_last_ts + 1
         self.occ_emitted = count
         self.occ_last_ts = ts
-        ctx.occupancy(self, ts, seq=seq, evidence_uri=evidence_uri, count=count, score=score)
+        ctx.occupancy(
+            self, ts, seq=seq, evidence_uri=evidence_uri, label=self.occ_label,
+            count=count, score=score, threshold=self.threshold,
+        )  # fmt: skip
 
     def state(self) -> list[Any]:
         return [[[k, v] for k, v in self.inside.items()], self.occ_emitted, self.occ_last_ts]
@@ -125,91 +129,17 @@ class ZoneRule(Rule):
         self.occ_last_ts = int(last_ts)
 
 
-class LoiterRule(Rule):
-    """Loitering: a track inside the polygon for ``seconds`` fires once per stay.
+def check(cfg: SensorConfig, fail: Fail) -> None:
+    """A simple polygon; an occupancy threshold of at least one object."""
+    check_polygon(cfg, fail)
+    if cfg.occupancy_threshold is not None and cfg.occupancy_threshold < 1:
+        raise fail("occupancy_threshold", f"must be at least 1, got {cfg.occupancy_threshold}")
 
-    The event's time is exactly entered + seconds, fired when event time reaches it while the
-    track is still inside (believed inside until an observation or its expiry says otherwise).
 
-    Standing still is what loitering is about, so a track that stops after walking in still
-    alerts; only a stay that *began* stationary (a parked object re-detected under a new track
-    id) raises no alert: that object did not arrive, it was already there.
-    """
-
-    __slots__ = ("eps", "next_due", "poly", "seconds_us", "stays")
-
-    def __init__(self, cfg: SensorConfig, opts: EngineOptions) -> None:
-        super().__init__(cfg, opts)
-        self.poly = Polygon.from_coords(as_coords(cfg.points))
-        self.eps = opts.hysteresis
-        self.seconds_us = round((cfg.seconds or 0.0) * US)
-        # track -> [entered ts, fired 0/1, stationary when entering 0/1]
-        self.stays: dict[int, list[int]] = {}
-        self.next_due = NEVER
-
-    def observe(self, ctx: RuleContext, track: Track, ax: float, ay: float, ok: bool) -> None:
-        if not ok:
-            return
-        tid = track.track_id
-        stays = self.stays
-        was_in = tid in stays
-        poly = self.poly
-        if was_in == (
-            poly.min_x <= ax <= poly.max_x
-            and poly.min_y <= ay <= poly.max_y
-            and poly.contains(ax, ay)
-        ):
-            return
-        if poly.boundary_distance(ax, ay) <= self.eps:
-            return
-        if was_in:
-            del stays[tid]
-        else:
-            ts = track.last_seen
-            stays[tid] = [ts, 0, int(track.stationary)]
-            self.next_due = min(self.next_due, ts + self.seconds_us)
-
-    def due(self, ctx: RuleContext, watermark: int) -> None:
-        if watermark < self.next_due:
-            return
-        next_due = NEVER
-        tracks = ctx.tracks
-        for tid, stay in self.stays.items():
-            if stay[1]:
-                continue
-            at = stay[0] + self.seconds_us
-            if at <= watermark:
-                self._fire(ctx, tracks[tid], stay)
-            elif at < next_due:
-                next_due = at
-        self.next_due = next_due
-
-    def track_gone(self, ctx: RuleContext, track: Track, exit_ts: int) -> None:
-        stay = self.stays.pop(track.track_id, None)
-        if stay is not None and not stay[1] and stay[0] + self.seconds_us <= exit_ts:
-            self._fire(ctx, track, stay)
-
-    def _fire(self, ctx: RuleContext, track: Track, stay: list[int]) -> None:
-        stay[1] = 1
-        ctx.event(
-            self,
-            SensorEventKind.LOITER,
-            track,
-            stay[0] + self.seconds_us,
-            alertable=True,
-            dwell_us=self.seconds_us,
-            stationary=bool(stay[2]),
-        )
-
-    def reset(self, ctx: RuleContext, ts: int, seq: int) -> None:
-        self.stays.clear()
-        self.next_due = NEVER
-
-    def state(self) -> list[Any]:
-        return [[k, *v] for k, v in self.stays.items()]
-
-    def load(self, state: list[Any]) -> None:
-        self.stays = {int(k): [int(v) for v in rest] for k, *rest in state}
-        self.next_due = min(
-            (v[0] + self.seconds_us for v in self.stays.values() if not v[1]), default=NEVER
-        )
+KIND = SensorKindSpec(
+    SensorKind.ZONE,
+    ZoneRule,
+    check,
+    fields=("occupancy_threshold",),
+    summary="polygon: zone_enter / zone_exit per track and the occupancy count",
+)

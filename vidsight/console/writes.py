@@ -14,7 +14,7 @@ from typing import Any
 from schemas import catalog
 from schemas.records import BBox, Feedback, SensorConfig, Verdict, feedback_id, now_micros
 from schemas.serde import Serde
-from stream_processors.config import parse_sensors
+from stream_processors.config import FIELDS, parse_sensors
 from stream_processors.errors import SensorConfigError
 from stream_processors.runtime import sensors_topic as st
 from stream_processors.runtime.kafka import AckingProducer, producer_config
@@ -121,6 +121,12 @@ def _path(field: str) -> list[str | int]:
     return out
 
 
+_SHAPED = frozenset(
+    ("id", "camera", "kind", "points", "direction", "labels", "severity", "schedule")
+)
+"""Keys :func:`sensor_json` writes in their own shape (not the record field as is)."""
+
+
 def sensor_json(cfg: SensorConfig) -> dict[str, Any]:
     """A sensor in the YAML shape users write (what PUT takes back)."""
     data = dataclasses.asdict(cfg)
@@ -133,10 +139,8 @@ def sensor_json(cfg: SensorConfig) -> dict[str, Any]:
         "labels": list(cfg.labels),
         "severity": cfg.severity.value,
     }
-    for key in ("name", "min_score", "min_area", "max_area", "min_ratio", "max_ratio", "seconds",
-                "group_gap_s", "inertia_frames", "occupancy_threshold", "enabled",
-                "score_threshold", "timezone"):  # fmt: skip
-        if data.get(key) is not None:
+    for key in FIELDS:  # the YAML keys, every kind's own included
+        if key not in _SHAPED and data.get(key) is not None:
             out[key] = data[key]
     if cfg.schedule is not None:  # in the friendly form, so a PUT of this answer keeps it
         out["schedule"] = {

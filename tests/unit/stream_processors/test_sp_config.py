@@ -170,14 +170,17 @@ BAD_ENTRIES = [
         "seconds: must be a positive number",
     ),
     (zone_with("    seconds: 5\n"), "seconds: only loitering sensors take seconds"),
-    (zone_with("    direction: a_to_b\n"), "direction: only tripwires have a direction"),
+    (
+        zone_with("    direction: a_to_b\n"),
+        "direction: only tripwire sensors take direction, not a zone",
+    ),
     (
         "    kind: tripwire\n    direction: up\n    points: [[0.1, 0.1], [0.9, 0.1]]\n",
         "direction: got 'up'; allowed: both, a_to_b, b_to_a",
     ),
     (
         "    kind: tripwire\n    occupancy_threshold: 2\n    points: [[0.1, 0.1], [0.9, 0.1]]\n",
-        "occupancy_threshold: only zones count occupancy",
+        "occupancy_threshold: only zone sensors take occupancy_threshold, not a tripwire",
     ),
     (zone_with("    occupancy_threshold: 0\n"), "occupancy_threshold: must be at least 1"),
     (zone_with("    min_score: 2\n"), "min_score: must be within 0..1, got 2.0"),
