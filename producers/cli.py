@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 
 if TYPE_CHECKING:
     from producers.config import Camera
@@ -39,8 +40,7 @@ _DATA_DIR = click.option(
 def _settings(ctx: click.Context, **overrides: Any) -> EdgeSettings:
     from producers.settings import EdgeSettings
 
-    root = ctx.find_root().obj or {}
-    return cfg.load(EdgeSettings, config_file=root.get("config"), **overrides)
+    return cfg.load(EdgeSettings, config_file=config_file(ctx), **overrides)
 
 
 def _install_signals(stop: threading.Event) -> None:

@@ -5,7 +5,6 @@ They are also reachable as ``python -m sinks ...`` through ``standalone``.
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,12 @@ import click
 from sinks.settings import SinkSettings
 from sinks.stores import STORES, expand
 from vidsight import settings as cfg
-from vidsight.errors import VidsightError
+from vidsight.commands import config_file, root_group
 from vidsight.options import DATA_DIR_OPTION
 
 
 def _settings(ctx: click.Context, data_dir: Path | None, **overrides: Any) -> SinkSettings:
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    return cfg.load(SinkSettings, config_file=config, data_dir=data_dir, **overrides)
+    return cfg.load(SinkSettings, config_file=config_file(ctx), data_dir=data_dir, **overrides)
 
 
 @click.group("sink")
@@ -160,36 +157,10 @@ def sql_command(
     out.flush()
 
 
-class _Group(click.Group):
-    """vidsight's own errors print one line and exit 2, as under ``vidsight``."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except VidsightError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="TOML settings file (env VIDSIGHT_CONFIG)",
+standalone = root_group(
+    "sinks",
+    "The sinks' commands without the rest of vidsight (``python -m sinks``).",
+    [sink_group, replay_command, sql_command],
 )
-@click.option("-v", "--verbose", count=True, help="more logging (-vv for debug)")
-@click.pass_context
-def standalone(ctx: click.Context, config: Path | None, verbose: int) -> None:
-    """The sinks' commands without the rest of vidsight (``python -m sinks``)."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.ensure_object(dict)
-    ctx.obj["config"] = config
-
-
-standalone.add_command(sink_group)
-standalone.add_command(replay_command)
-standalone.add_command(sql_command)
 
 __all__ = ["replay_command", "sink_group", "sql_command", "standalone"]

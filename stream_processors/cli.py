@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -28,7 +27,7 @@ from stream_processors.errors import SensorConfigError
 from stream_processors.feedback_cli import feedback_group
 from stream_processors.runtime.settings import ProcessorSettings
 from vidsight import settings as cfg
-from vidsight.errors import VidsightError
+from vidsight.commands import config_file, root_group
 from vidsight.options import DATA_DIR_OPTION
 
 IDLE_OPTION = click.option(
@@ -42,10 +41,7 @@ IDLE_OPTION = click.option(
 
 
 def _settings(ctx: click.Context, data_dir: Path | None, **overrides: Any) -> ProcessorSettings:
-    root = ctx.find_root().obj or {}
-    return cfg.load(
-        ProcessorSettings, config_file=root.get("config"), data_dir=data_dir, **overrides
-    )
+    return cfg.load(ProcessorSettings, config_file=config_file(ctx), data_dir=data_dir, **overrides)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -216,36 +212,16 @@ def alerts_tail(
 # ---- standalone --------------------------------------------------------------------------
 
 
-@click.group()
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="TOML settings file (env VIDSIGHT_CONFIG)",
+cli = root_group(
+    "stream_processors",
+    "The stream processors' commands without the rest of vidsight.",
+    [process_group, sensors_group, alerts_group, feedback_group],
 )
-@click.option("-v", "--verbose", count=True, help="more logging (-vv for debug)")
-@click.pass_context
-def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
-    """The stream processors' commands without the rest of vidsight."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.ensure_object(dict)
-    ctx.obj["config"] = config
-
-
-cli.add_command(process_group)
-cli.add_command(sensors_group)
-cli.add_command(alerts_group)
-cli.add_command(feedback_group)
 
 
 def main() -> None:
     """Entry point of ``python -m stream_processors.cli``."""
-    try:
-        cli()
-    except VidsightError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    cli()
 
 
 if __name__ == "__main__":

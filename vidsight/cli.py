@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -22,53 +21,24 @@ from stream_processors.cli import alerts_group, process_group, sensors_group
 from stream_processors.feedback_cli import feedback_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
+from vidsight.commands import config_file, root_group
 from vidsight.console.cli import console_command
 from vidsight.demo.cli import demo as demo_command
-from vidsight.errors import VidsightError
 from vidsight.options import DATA_DIR_OPTION
 
 console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
 
-
-def _fail(exc: VidsightError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-    sys.exit(2)
-
-
-class _Group(click.Group):
-    """Turns vidsight's own errors into one readable line and exit code 2, not a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except VidsightError as exc:
-            _fail(exc)
-
-
-@click.group(cls=_Group, context_settings={"terminal_width": 100, "max_content_width": 100})
-@click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="TOML settings file (env VIDSIGHT_CONFIG)",
+main = root_group(
+    "vidsight", "vidsight: event-sourced video analytics on Kafka, Avro and four stores."
 )
-@click.option("-v", "--verbose", count=True, help="more logging (-vv for debug)")
-@click.pass_context
-def main(ctx: click.Context, config: Path | None, verbose: int) -> None:
-    """vidsight: event-sourced video analytics on Kafka, Avro and four stores."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.ensure_object(dict)
-    ctx.obj["config"] = config
 
 
 def stack_settings(ctx: click.Context, data_dir: Path | None) -> cfg.StackSettings:
-    return cfg.load(cfg.StackSettings, config_file=ctx.obj.get("config"), data_dir=data_dir)
+    return cfg.load(cfg.StackSettings, config_file=config_file(ctx), data_dir=data_dir)
 
 
 def endpoint_settings(ctx: click.Context, data_dir: Path | None = None) -> cfg.Endpoints:
-    return cfg.load(cfg.Endpoints, config_file=ctx.obj.get("config"), data_dir=data_dir)
+    return cfg.load(cfg.Endpoints, config_file=config_file(ctx), data_dir=data_dir)
 
 
 # ---- the local stack ---------------------------------------------------------------------------

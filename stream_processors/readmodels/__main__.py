@@ -5,19 +5,15 @@ from __future__ import annotations
 import logging
 
 from stream_processors.readmodels.cli import readmodels_group
-from vidsight.errors import VidsightError
+from vidsight.commands import root_group
 
-
-def main() -> None:
-    """Run the ``readmodels`` group as a program; vidsight errors exit 2 with one line."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        readmodels_group(standalone_mode=True)
-    except VidsightError as exc:
-        raise SystemExit(f"error: {exc}") from exc
-
+# The worker's own progress (assignments, recovery) is what its log is read for: INFO by default.
+main = root_group(
+    "readmodels",
+    "Live read models: occupancy, crossings, open alerts, false-positive verdicts.",
+    readmodels_group.commands.values(),
+    base_level=logging.INFO,
+)
 
 if __name__ == "__main__":
     main()
