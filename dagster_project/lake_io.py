@@ -52,9 +52,9 @@ class Stores:
 
     @cached_property
     def s3(self) -> Any:
-        from producers.evidence_store import s3_client
+        from vidsight.s3 import s3_client
 
-        return s3_client(self.settings, self.settings.store_timeout_s)
+        return s3_client(self.settings, timeout_s=self.settings.store_timeout_s, path_style=True)
 
     @cached_property
     def ch(self) -> Any:
@@ -134,7 +134,7 @@ class Stores:
         from confluent_kafka import ConsumerGroupTopicPartitions
         from confluent_kafka.admin import AdminClient
 
-        from sinks.kafka import group_id
+        from sinks.runner import group_id
 
         admin = AdminClient(self.settings.kafka_client_config())
         group = group_id(self.settings, ARCHIVE_SINK)

@@ -12,17 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from vidsight.kafka.clients import TopicPartition
+
+__all__ = ["Batch", "BatchPolicy", "Item", "PartitionBuffer", "SourceMessage", "TopicPartition"]
+
 T = TypeVar("T")
-
-
-class TopicPartition(NamedTuple):
-    """A topic and partition (a plain tuple: hashable, cheap, no client import)."""
-
-    topic: str
-    partition: int
-
-    def __str__(self) -> str:
-        return f"{self.topic}[{self.partition}]"
 
 
 class SourceMessage(NamedTuple):

@@ -3,11 +3,11 @@
 One consumer group per store (``<group_prefix>-<store>``); offsets are committed by hand, only
 for ranges a flush reports done and only after their dead letters were acknowledged.
 
-A store outage (or a schema registry outage while decoding) never skips a record: every
-buffer is dropped, each partition is rewound to its first offset not done, the whole
-assignment is paused, and after the back-off delay the partitions are sought back and resumed,
-so the records are read again. The consumer keeps polling while paused, so it stays in its
-group however long the outage lasts.
+The loop itself (assignment, pause and rewind, idle exit, shutdown) is the runtime's
+``vidsight.kafka.loop.ConsumeLoop``; ``SinkRunner`` is its hooks. A store outage (or a schema
+registry outage while decoding) never skips a record: every buffer is dropped, each partition
+is rewound to its first offset not done and the loop backs off (pauses the assignment, then
+seeks back and resumes), so the records are read again.
 """
 
 from __future__ import annotations
@@ -15,39 +15,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaException,
-    Message,
-)
-from confluent_kafka import TopicPartition as KafkaTopicPartition
+from confluent_kafka import KafkaException
 
 from schemas import catalog
 from schemas.errors import RegistryUnavailableError, SerializationError
 from schemas.records import AvroRecord
 from schemas.serde import Serde, TopicSerde
 from sinks import incarnation
-from sinks.backoff import Backoff
-from sinks.base import FlushResult, Sink
+from sinks.base import Sink
 from sinks.batching import SourceMessage, TopicPartition
-from sinks.dlq import DeadLetterProducer
-from sinks.errors import RecordDataError, SinkError, StoreUnavailableError
+from sinks.checkpoint import Checkpoints, DeadLetters
+from sinks.dlq import SinkDeadLetters
+from sinks.errors import RecordDataError, StoreUnavailableError
 from sinks.incarnation import TopicIds
-from sinks.kafka import (
-    approximate_lag,
-    consumer_config,
-    group_id,
-    kafka_tps,
-    source_message,
-)
 from sinks.metrics import SinkMetrics
 from sinks.settings import SinkSettings
+from vidsight.kafka import clients
+from vidsight.kafka.backoff import Backoff, retry_until_stopped
+from vidsight.kafka.clients import ConsumerFactory, approximate_lag, headers_of, is_cooperative
+from vidsight.kafka.errors import StoppedError
+from vidsight.kafka.loop import ConsumeLoop, LoopOptions, LoopStats, message_error
 
 __all__ = ["DeadLetters", "RunOptions", "RunStats", "SinkRunner", "consumer_config", "group_id"]
 
@@ -56,6 +48,31 @@ log = logging.getLogger(__name__)
 _POLL_MAX_S = 0.5
 _LAG_EVERY_S = 5.0
 _NEVER_ASSIGNED_GRACE_S = 60.0
+
+
+def group_id(settings: SinkSettings, sink_name: str) -> str:
+    """The consumer group of a store."""
+    return f"{settings.group_prefix}-{sink_name}"
+
+
+def consumer_config(settings: SinkSettings, sink_name: str) -> dict[str, Any]:
+    """librdkafka consumer config of a store's sink (offsets committed by hand)."""
+    return clients.consumer_config(
+        settings.kafka_client_config(),
+        group_id=group_id(settings, sink_name),
+        session_timeout_ms=settings.session_timeout_ms,
+        fetch_wait_max_ms=settings.fetch_wait_max_ms,
+        logger=f"rdkafka.sink.{sink_name}",
+        overrides=settings.consumer_config,
+    )
+
+
+def source_message(message: Any, topic: str, partition: int, offset: int) -> SourceMessage:
+    """The sinks' view of a consumed message."""
+    _, ts = message.timestamp()
+    return SourceMessage(
+        topic, partition, offset, message.key(), message.value(), ts, headers_of(message.headers())
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,29 +86,20 @@ class RunOptions:
 
 
 @dataclass(slots=True)
-class RunStats:
+class RunStats(LoopStats):
     """Totals of one run (what ``sink run`` prints at the end)."""
 
-    consumed: int = 0
     written: int = 0
     rows: int = 0
     skipped: int = 0
-    dead_letters: int = 0
     outages: int = 0
-
-
-class DeadLetters(Protocol):
-    """Where dead letters go (``DeadLetterProducer``; a list in tests)."""
-
-    def send(self, message: SourceMessage, error: BaseException) -> None: ...
-
-    def flush(self, timeout_s: float = 30.0) -> None: ...
 
 
 class SinkRunner:
     """Runs one sink until stopped (or idle); build one per sink and thread.
 
-    ``consumer_factory`` and ``dead_letters`` replace the Kafka clients (tests inject fakes).
+    ``consumer_factory`` and ``dead_letters`` replace the Kafka clients (tests inject an
+    in-memory log).
     """
 
     def __init__(
@@ -104,7 +112,7 @@ class SinkRunner:
         stop: threading.Event,
         options: RunOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
-        consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer,
+        consumer_factory: ConsumerFactory = clients.REAL_CLIENTS.consumer,
         dead_letters: DeadLetters | None = None,
         topic_ids: TopicIds | None = None,
     ) -> None:
@@ -115,7 +123,7 @@ class SinkRunner:
         self.stats = RunStats()
         self._stop = stop
         self._clock = clock
-        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s)
+        self._backoff = Backoff(initial_s=settings.backoff_initial_s, max_s=settings.backoff_max_s)
         self._codecs: dict[str, tuple[TopicSerde[Any], bool]] = {}
         if sink.decodes:
             for name in sink.topics:
@@ -125,211 +133,211 @@ class SinkRunner:
         self._topic_ids: TopicIds = topic_ids or partial(
             incarnation.describe, settings.kafka_client_config()
         )
-        self._consumer: Consumer | None = None
         self._dlq: DeadLetters | None = dead_letters
-        self._assigned: set[TopicPartition] = set()
-        self._next: dict[TopicPartition, int] = {}
-        self._rewound: set[TopicPartition] = set()
-        self._paused = False
-        self._retry_at = 0.0
-        self._attempt = 0
-        self._last_activity = 0.0
-        self._ever_assigned = False
-        self._partitions: int | None = None
+        self._loop: ConsumeLoop | None = None
+        self._checkpoints: Checkpoints | None = None
         self._lag_at = 0.0
         self._label = sink.name
-        self._cooperative = False
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     def run(self) -> RunStats:
         """Consume until the stop event is set (or idle); flush and commit on the way out."""
-        started = self._clock()
-        self._last_activity = started
         if not self._open_store():
             return self.stats
         if self._dlq is None:
-            self._dlq = DeadLetterProducer(
-                self.settings.kafka_client_config(), stage=f"sink.{self.sink.name}"
-            )
+            self._dlq = SinkDeadLetters(self.settings, stage=f"sink.{self.sink.name}")
+        self._checkpoints = Checkpoints(self.sink, self.metrics, self.stats, self._dlq)
         conf = consumer_config(self.settings, self.sink.name)
-        self._cooperative = "cooperative" in str(conf.get("partition.assignment.strategy", ""))
-        consumer = self._consumer = self._consumer_factory(conf)
-        consumer.subscribe(
-            list(self.sink.topics),
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
+        self._loop = ConsumeLoop(
+            self._consumer_factory(conf),
+            self.sink.topics,
+            self,
+            options=LoopOptions(
+                batch_max=self.settings.consume_max_messages,
+                poll_max_s=_POLL_MAX_S,
+                exit_when_idle_s=self.options.exit_when_idle_s,
+                unassigned_grace_s=_NEVER_ASSIGNED_GRACE_S,
+                partial_grace_s=2 * self.settings.session_timeout_ms / 1000,
+                from_beginning=self.options.from_beginning,
+                cooperative=is_cooperative(conf),
+            ),
+            stop=self._stop,
+            backoff=self._backoff,
+            label=f"sink.{self.sink.name}",
+            clock=self._clock,
         )
         log.info(
             "sink started sink=%s group=%s", self.sink.name, group_id(self.settings, self._label)
         )
         try:
-            while not self._stop.is_set():
-                messages = consumer.consume(
-                    self.settings.consume_max_messages, self._poll_timeout(self._clock())
-                )
-                now = self._clock()
-                for message in messages:
-                    self._handle(message, now)
-                if self._paused:
-                    if now >= self._retry_at:
-                        self._resume()
-                else:
-                    due = self.sink.due(now)
-                    if due:
-                        self._checkpoint(due, now)
-                self._update_lag(now)
-                if self._idle(now, started):
-                    log.info("sink idle, exiting sink=%s", self.sink.name)
-                    break
+            self._loop.run()
         finally:
-            self._shutdown()
+            self._close()
         return self.stats
+
+    @property
+    def loop(self) -> ConsumeLoop:
+        """The consume loop of the run under way."""
+        assert self._loop is not None, "the runner is not running"
+        return self._loop
 
     def _learn_topic_ids(self, topics: list[str]) -> None:
         """Ask the broker which incarnation of each newly assigned topic this is (again on
         every assignment: a topic may have been created anew meanwhile). Without the answer
         the offset-keyed stores could take new records for ones they already hold, so this
         retries until the broker answers or the runner stops."""
-        attempt = 0
-        while topics and not self._stop.is_set():
-            try:
-                self.sink.topic_ids.update(self._topic_ids(topics))
-                return
-            except KafkaException as exc:
-                attempt += 1
-                delay = self._backoff.delay(attempt)
-                log.warning(
-                    "topic ids not known sink=%s attempt=%d retry_in=%.1fs: %s",
-                    self.sink.name,
-                    attempt,
-                    delay,
-                    exc,
-                )
-                self._stop.wait(delay)
+        if not topics or self._stop.is_set():
+            return
+
+        def retrying(attempt: int, delay: float, exc: BaseException) -> None:
+            log.warning(
+                "topic ids not known sink=%s attempt=%d retry_in=%.1fs: %s",
+                self.sink.name,
+                attempt,
+                delay,
+                exc,
+            )
+
+        try:
+            ids = retry_until_stopped(
+                partial(self._topic_ids, topics),
+                retry_on=KafkaException,
+                backoff=self._backoff,
+                stop=self._stop,
+                on_retry=retrying,
+            )
+        except StoppedError:
+            return
+        self.sink.topic_ids.update(ids)
 
     def _open_store(self) -> bool:
-        attempt = 0
-        while not self._stop.is_set():
-            try:
-                self.sink.open()
-                self.metrics.store_up.labels(self._label).set(1)
-                return True
-            except StoreUnavailableError as exc:
-                attempt += 1
-                delay = self._backoff.delay(attempt, retry_after=exc.retry_after)
-                self.metrics.store_up.labels(self._label).set(0)
-                self.metrics.store_retries.labels(self._label).inc()
-                log.warning(
-                    "store not ready sink=%s attempt=%d retry_in=%.1fs: %s",
-                    self.sink.name,
-                    attempt,
-                    delay,
-                    exc,
-                )
-                self._stop.wait(delay)
-        return False
+        if self._stop.is_set():
+            return False
 
-    def _shutdown(self) -> None:
-        consumer = self._consumer
+        def retrying(attempt: int, delay: float, exc: BaseException) -> None:
+            self.metrics.store_up.labels(self._label).set(0)
+            self.metrics.store_retries.labels(self._label).inc()
+            log.warning(
+                "store not ready sink=%s attempt=%d retry_in=%.1fs: %s",
+                self.sink.name,
+                attempt,
+                delay,
+                exc,
+            )
+
         try:
-            if consumer is not None and not self._paused:
-                buffered = self.sink.buffered()
-                if buffered:
-                    self._checkpoint(buffered, self._clock(), final=True)
-        finally:
-            if consumer is not None:
-                consumer.close()
+            retry_until_stopped(
+                self.sink.open,
+                retry_on=StoreUnavailableError,
+                backoff=self._backoff,
+                stop=self._stop,
+                on_retry=retrying,
+            )
+        except StoppedError:
+            return False
+        self.metrics.store_up.labels(self._label).set(1)
+        return True
+
+    def _close(self) -> None:
+        try:
             if self._dlq is not None:
                 try:
                     self._dlq.flush(10.0)
                 except StoreUnavailableError as exc:
                     log.error("dead letters left undelivered at shutdown: %s", exc)
+        finally:
             self.sink.close()
+            s = self.stats
             log.info(
                 "sink stopped sink=%s consumed=%d written=%d rows=%d skipped=%d dead=%d",
                 self.sink.name,
-                self.stats.consumed,
-                self.stats.written,
-                self.stats.rows,
-                self.stats.skipped,
-                self.stats.dead_letters,
+                s.consumed,
+                s.written,
+                s.rows,
+                s.skipped,
+                s.dead_letters,
             )
 
-    def _poll_timeout(self, now: float) -> float:
-        if self._paused:
-            return max(0.0, min(_POLL_MAX_S, self._retry_at - now))
-        due_in = self.sink.next_due_in(now)
-        return _POLL_MAX_S if due_in is None else min(_POLL_MAX_S, due_in)
+    # ---- loop hooks ----------------------------------------------------------------------
 
-    def _idle(self, now: float, started: float) -> bool:
-        limit = self.options.exit_when_idle_s
-        if limit is None or self._paused or self.sink.buffered():
-            return False
-        if not self._ever_assigned:
-            return now - started >= limit + _NEVER_ASSIGNED_GRACE_S
-        if len(self._assigned) < self._partition_count():
-            # Another member holds partitions: maybe a killed sink whose session has not
-            # expired yet, whose partitions come to us at the next rebalance. Wait that out.
-            limit += 2 * self.settings.session_timeout_ms / 1000
-        return now - self._last_activity >= limit
+    def on_messages(self, messages: list[Any], now: float) -> None:
+        """Decode and buffer a consumed batch."""
+        for message in messages:
+            self._handle(message, now)
 
-    def _partition_count(self) -> int:
-        if self._partitions is None and self._consumer is not None:
-            try:
-                metadata = self._consumer.list_topics(timeout=10)
-            except KafkaException:
-                return 0
-            self._partitions = sum(
-                len(metadata.topics[t].partitions)
-                for t in self.sink.topics
-                if t in metadata.topics and metadata.topics[t].error is None
-            )
-        return self._partitions or 0
+    def on_tick(self, now: float) -> None:
+        """Flush the partitions that are due; refresh the lag figures now and then."""
+        if not self.loop.paused:
+            due = self.sink.due(now)
+            if due:
+                self._checkpoint(due, now)
+        self._update_lag(now)
+
+    def due_in(self, now: float) -> float | None:
+        """Seconds until the next partition is due to flush."""
+        return self.sink.next_due_in(now)
+
+    def holding(self) -> bool:
+        """Records buffered and not yet written."""
+        return bool(self.sink.buffered())
+
+    def on_stop(self, failed: bool) -> None:
+        """A final checkpoint of everything buffered (none while the store is down)."""
+        if not self.loop.paused:
+            buffered = self.sink.buffered()
+            if buffered:
+                self._checkpoint(buffered, self._clock(), final=True)
+
+    def on_assign(self, tps: list[TopicPartition]) -> None:
+        """New partitions: learn their topics' incarnations and tell the sink."""
+        self.sink.forget(tps)
+        self._learn_topic_ids(sorted({tp.topic for tp in tps}))
+        self.sink.assigned(tps)
+
+    def on_revoke(self, tps: list[TopicPartition]) -> None:
+        """Partitions leave: write and commit what is buffered for them first."""
+        if not self.loop.paused:
+            buffered = [tp for tp in tps if tp in set(self.sink.buffered())]
+            if buffered:
+                self._checkpoint(buffered, self._clock(), final=True)
+        self.sink.forget(tps)
+
+    def on_lost(self, tps: list[TopicPartition]) -> None:
+        """Partitions were taken away: their buffers are another member's business."""
+        self.sink.forget(tps)
 
     # ---- messages --------------------------------------------------------------------------
 
-    def _handle(self, message: Message, now: float) -> None:
-        err = message.error()
-        if err is not None:
-            if err.fatal():
-                raise SinkError(f"fatal consumer error in sink {self.sink.name}: {err}")
-            log.warning("consumer error sink=%s: %s", self.sink.name, err)
+    def _handle(self, message: Any, now: float) -> None:
+        loop = self.loop
+        if message_error(message, loop.label):
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         if topic is None or partition is None or offset is None:
             return
         tp = TopicPartition(topic, partition)
-        if tp not in self._assigned:
-            return  # fetched before a revoke
-        expected = self._next.get(tp)
-        if self._paused:
-            # Dropped now, read again after the resume's seek.
-            if expected is None:
-                self._next[tp] = offset
+        if not loop.admit(tp, offset):
             return
-        if expected is not None and offset < expected:
-            return  # fetched before a seek back
-        self._last_activity = now
+        loop.touch(now)
         self.stats.consumed += 1
         self.metrics.consumed.labels(self._label, topic).inc()
         source = source_message(message, topic, partition, offset)
         if self.sink.needs_flush_before(source):
             self._checkpoint([tp], now)
-            if self._paused:
+            if loop.paused:
                 return  # the outage rewound this partition to before this message
         try:
             record = self._decode(source)
             self.sink.add(source, record, now)
         except RegistryUnavailableError as exc:
-            self._next[tp] = offset
+            loop.next_offsets[tp] = offset
             self._outage(StoreUnavailableError("schema registry", str(exc)), now)
             return
         except (SerializationError, RecordDataError) as exc:
             self._dead_letter(source, exc)
             self.sink.skip(source, now)
-        self._next[tp] = offset + 1
+        loop.next_offsets[tp] = offset + 1
 
     def _decode(self, message: SourceMessage) -> AvroRecord | None:
         codec = self._codecs.get(message.topic)
@@ -347,176 +355,23 @@ class SinkRunner:
         return record
 
     def _dead_letter(self, message: SourceMessage, exc: Exception) -> None:
-        assert self._dlq is not None
-        self._dlq.send(message, exc)
-        self.stats.dead_letters += 1
-        self.metrics.dead_letters.labels(self._label, message.topic).inc()
-        self.metrics.records.labels(self._label, message.topic, "dead_lettered").inc()
+        assert self._checkpoints is not None
+        self._checkpoints.dead_letter(message, exc)
 
-    # ---- checkpoint ------------------------------------------------------------------------
-
-    def _checkpoint(
-        self, tps: Iterable[TopicPartition], now: float, *, final: bool = False
-    ) -> None:
-        """Flush the partitions, deliver dead letters, then commit what is done."""
-        results: list[FlushResult[Any]] = []
-        for tp in tps:
-            result = self.sink.flush(tp)
-            if result.first_offset < 0:
-                continue
-            results.append(result)
-            self._account(result)
-            if result.outage is not None:
-                break
-        for result in results:
-            for item, exc in result.dead:
-                self._dead_letter(item.message, exc)
-        assert self._dlq is not None
-        try:
-            self._dlq.flush()
-        except StoreUnavailableError as exc:
-            # Nothing of this checkpoint is committed: read it all again (writes are idempotent).
-            # Nor may any other partition commit past a dead letter queued since the last good
-            # flush (the producer forgets failed letters once it reported them), so the outage
-            # drops and rewinds every buffer, at the final checkpoint of a revoke too: the
-            # partitions kept are read again and their dead letters sent again.
-            for result in results:
-                self._next[result.tp] = result.first_offset
-            self._outage(exc, now)
-            return
-        self._commit([(r.tp, r.commit_offset) for r in results if r.commit_offset is not None])
-        failed = results[-1] if results and results[-1].outage is not None else None
-        if failed is not None and failed.outage is not None:
-            self._next[failed.tp] = failed.rewind_to
-            if final:
-                log.warning("store down at shutdown sink=%s: %s", self.sink.name, failed.outage)
-            else:
-                self._outage(failed.outage, now)
-        elif results:
-            if self._attempt:
-                log.info("store back sink=%s after %d retries", self.sink.name, self._attempt)
-            self._attempt = 0
-            self.metrics.store_up.labels(self._label).set(1)
-
-    def _account(self, result: FlushResult[Any]) -> None:
-        topic = result.tp.topic
-        m = self.metrics
-        self.stats.written += result.written
-        self.stats.rows += result.rows
-        self.stats.skipped += result.skipped
-        if result.written:
-            m.rows_written.labels(self._label, topic).inc(result.rows)
-            m.records.labels(self._label, topic, "written").inc(result.written)
-            m.batch_records.labels(self._label).observe(result.written)
-            m.batch_seconds.labels(self._label, topic).observe(result.seconds)
-        if result.skipped:
-            m.records.labels(self._label, topic, "skipped").inc(result.skipped)
-
-    def _commit(self, offsets: list[tuple[TopicPartition, int]]) -> None:
-        if not offsets or self._consumer is None:
-            return
-        try:
-            self._consumer.commit(
-                offsets=[KafkaTopicPartition(tp.topic, tp.partition, off) for tp, off in offsets],
-                asynchronous=False,
-            )
-        except KafkaException as exc:
-            # The writes stand; the range is read and (idempotently) written again later.
-            self.metrics.commits.labels(self._label, "failed").inc()
-            log.warning("commit failed sink=%s: %s", self.sink.name, exc)
-            return
-        self.metrics.commits.labels(self._label, "ok").inc()
-        for tp, off in offsets:
-            self.metrics.committed_offset.labels(self._label, tp.topic, str(tp.partition)).set(off)
-
-    # ---- outages -----------------------------------------------------------------------------
+    def _checkpoint(self, tps: list[TopicPartition], now: float, *, final: bool = False) -> None:
+        assert self._checkpoints is not None
+        self._checkpoints.run(self.loop, tps, now, final=final)
 
     def _outage(self, exc: StoreUnavailableError, now: float) -> None:
-        for tp, first in self.sink.discard().items():
-            self._next[tp] = first
-        self._attempt += 1
-        self.stats.outages += 1
-        delay = self._backoff.delay(self._attempt, retry_after=exc.retry_after)
-        self._retry_at = now + delay
-        self.metrics.store_retries.labels(self._label).inc()
-        self.metrics.store_up.labels(self._label).set(0)
-        log.warning(
-            "store unavailable sink=%s attempt=%d retry_in=%.1fs: %s",
-            self.sink.name,
-            self._attempt,
-            delay,
-            exc,
-        )
-        if not self._paused and self._consumer is not None and self._assigned:
-            self._consumer.pause(kafka_tps(self._assigned))
-        self._paused = True
-
-    def _resume(self) -> None:
-        consumer = self._consumer
-        self._paused = False
-        # The records rewound here are still to be written: idleness counts from now, not
-        # from before the pause (a long store back-off must not read as an idle sink).
-        self._last_activity = self._clock()
-        if consumer is None or not self._assigned:
-            return
-        for tp in self._assigned:
-            offset = self._next.get(tp)
-            if offset is not None:
-                consumer.seek(KafkaTopicPartition(tp.topic, tp.partition, offset))
-        consumer.resume(kafka_tps(self._assigned))
-
-    # ---- rebalances ----------------------------------------------------------------------
-
-    def _on_assign(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
-        tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-        log.info("assigned sink=%s partitions=%s", self.sink.name, ",".join(map(str, tps)))
-        self.sink.forget(tps)
-        self._learn_topic_ids(sorted({tp.topic for tp in tps}))
-        self.sink.assigned(tps)
-        for tp in tps:
-            self._next.pop(tp, None)
-        self._assigned.update(tps)
-        self._ever_assigned = True
-        self._last_activity = self._clock()
-        if self.options.from_beginning:
-            for p, tp in zip(partitions, tps, strict=True):
-                if tp not in self._rewound:
-                    p.offset = OFFSET_BEGINNING
-                    self._rewound.add(tp)
-        # Assign explicitly (instead of letting the client do it after this callback) so the
-        # start offsets above and the pause below apply to this very assignment.
-        if self._cooperative:
-            consumer.incremental_assign(partitions)
-        else:
-            consumer.assign(partitions)
-        if self._paused:
-            consumer.pause(partitions)
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
-        tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-        log.info("revoked sink=%s partitions=%s", self.sink.name, ",".join(map(str, tps)))
-        if not self._paused:
-            buffered = [tp for tp in tps if tp in set(self.sink.buffered())]
-            if buffered:
-                self._checkpoint(buffered, self._clock(), final=True)
-        self._drop(tps)
-
-    def _on_lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
-        tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-        log.warning("partitions lost sink=%s partitions=%s", self.sink.name, tps)
-        self._drop(tps)
-
-    def _drop(self, tps: list[TopicPartition]) -> None:
-        self.sink.forget(tps)
-        for tp in tps:
-            self._assigned.discard(tp)
-            self._next.pop(tp, None)
+        assert self._checkpoints is not None
+        self._checkpoints.outage(self.loop, exc, now)
 
     # ---- lag -----------------------------------------------------------------------------
 
     def _update_lag(self, now: float) -> None:
-        if now < self._lag_at or self._consumer is None or not self._assigned:
+        loop = self.loop
+        if now < self._lag_at or not loop.assigned:
             return
         self._lag_at = now + _LAG_EVERY_S
-        for tp, lag in approximate_lag(self._consumer, self._assigned).items():
+        for tp, lag in approximate_lag(loop.consumer, loop.assigned).items():
             self.metrics.lag_approx.labels(self._label, tp.topic, str(tp.partition)).set(lag)

@@ -12,10 +12,10 @@ from test_sink_env import isolated
 
 from schemas import catalog
 from schemas.serde import Serde
-from sinks.dlq import parse_dlq_headers
 from sinks.runner import RunOptions
 from sinks.service import run_sinks
 from tests.support import samples
+from vidsight.kafka.dlq import parse_dlq_headers
 
 pytestmark = pytest.mark.integration
 

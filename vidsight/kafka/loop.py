@@ -8,7 +8,8 @@ What a loop *does* with its records lives in its ``LoopHooks``; the loop calls t
 - ``on_assign``/``on_revoke``/``on_lost`` with plain ``TopicPartition`` tuples (before the
   loop's own bookkeeping on assign, after the hook on revoke/loss);
 - ``on_messages(messages, now)`` with every non-empty batch (the hot path: records untouched);
-- ``on_tick(now)`` after each consume while not paused (flushes, checkpoints, timers);
+- ``on_tick(now)`` after each consume, paused or not (flushes, checkpoints, timers, lag;
+  check ``paused`` before writing anything);
 - ``due_in(now)`` bounds the consume wait (the next flush due), ``holding()`` says work is
   in hand (never idle then), ``on_stop(failed)`` runs before the consumer closes.
 
@@ -153,11 +154,9 @@ class ConsumeLoop:
                         started = time.perf_counter()
                         hooks.on_messages(msgs, now)
                         observe(time.perf_counter() - started)
-                if self.paused:
-                    if now >= self.retry_at:
-                        self._resume()
-                else:
-                    hooks.on_tick(now)
+                if self.paused and now >= self.retry_at:
+                    self._resume()
+                hooks.on_tick(now)
                 if self._idle(now):
                     log.info("idle, exiting loop=%s", self.label)
                     break
