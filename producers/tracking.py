@@ -107,11 +107,6 @@ class Tracker:
         self._next_id = first_id
         self._tracks: list[_Track] = []
 
-    @property
-    def live_tracks(self) -> int:
-        """Tracks currently held (matched recently or in the lost buffer)."""
-        return len(self._tracks)
-
     def update(self, detections: Sequence[Detection], ts_s: float) -> list[DetectedObject]:
         """Assign track ids to one frame's detections; returns the tracked objects."""
         cfg = self.config

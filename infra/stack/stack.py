@@ -431,6 +431,3 @@ class Stack:
         if name not in p.PART_ORDER:
             raise StackError(f"unknown part {name!r}; known: {', '.join(p.PART_ORDER)}")
         return self.log_dir / f"{name}.log"
-
-    def running_record(self, name: str) -> PidRecord | None:
-        return PidFile(self.run_dir, name).running()

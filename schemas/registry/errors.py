@@ -50,12 +50,6 @@ class ForbiddenError(RegistryError):
     error_code = 40301
 
 
-class NotAcceptableError(RegistryError):
-    """The request's Accept header allows none of the JSON types the API answers with."""
-
-    error_code = 406
-
-
 class PayloadTooLargeError(RegistryError):
     """The request body is larger than ``registry_max_body_bytes``."""
 

@@ -56,10 +56,6 @@ class Hub:
         with self._lock:
             self._subscribers.pop(queue, None)
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
-
     def publish(self, kind: str, datum: dict[str, Any]) -> None:
         """Send one event (``alert`` or ``feedback``) to every page; remember alert revisions."""
         if kind == "alert":
