@@ -7,6 +7,8 @@ works for all of them; a bare URL stays accepted for a registry without auth (to
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +29,20 @@ from schemas.errors import (
 from vidsight.settings import Endpoints
 
 _CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
+_OUTAGE = (408, 429)  # request timeout, too many requests: wait and retry, like a 5xx
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """httpx's transport errors, and httpx2's: confluent-kafka's client uses that fork when it
+    is installed (its ``_httpx_compat``)."""
+    errors: list[type[Exception]] = [httpx.TransportError]
+    with contextlib.suppress(ImportError):
+        errors.append(importlib.import_module("httpx2").TransportError)
+    return tuple(errors)
+
+
+_TRANSPORT_ERRORS = _transport_errors()
+"""Refused, reset, timed out: the registry is not answering (after the client's retries)."""
 
 RegistryTarget: TypeAlias = Endpoints | str
 """Where the registry is: the settings (URL and basic-auth credentials), or a bare URL for a
@@ -81,10 +97,10 @@ class RegistryResolver:
         try:
             schema = self._client.get_schema(schema_id)
         except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
+            if exc.http_status_code == 404:  # the message names an id: bad data, not a bug
                 raise SerializationError(f"unknown schema id {schema_id}") from exc
-            raise self._failed(exc) from exc
-        except Exception as exc:  # httpx transport errors and the like
+            raise self._failed(exc, f"schema id {schema_id}") from exc
+        except _TRANSPORT_ERRORS as exc:
             raise self._unavailable(exc) from exc
         if (schema.schema_type or "AVRO") != "AVRO" or schema.schema_str is None:
             raise SerializationError(f"schema id {schema_id} is {schema.schema_type}, not AVRO")
@@ -107,20 +123,27 @@ class RegistryResolver:
                 raise IncompatibleSchemaError(
                     f"{subject} at {self.url} rejects this schema: {exc.error_message}"
                 ) from exc
-            raise self._failed(exc) from exc
-        except Exception as exc:
+            raise self._failed(exc, subject) from exc
+        except _TRANSPORT_ERRORS as exc:
             raise self._unavailable(exc) from exc
         return int(cast(int, registered.schema_id))
 
-    def _failed(self, exc: SchemaRegistryError) -> SchemaError:
-        # Refused credentials are a configuration error: waiting them out (as an outage)
-        # would hang every process silently, and dead-lettering would drop good records.
-        if exc.http_status_code in (401, 403):
+    def _failed(self, exc: SchemaRegistryError, what: str) -> SchemaError:
+        # Only an outage is waited out. Refused credentials are a configuration error:
+        # waiting them out would hang every process silently, and dead-lettering would drop
+        # good records; any other refusal (4xx) is a request the registry will never take.
+        status = exc.http_status_code
+        if status in _OUTAGE or status >= 500:
+            return self._unavailable(exc)
+        if status in (401, 403):
             return RegistryAuthError(
-                f"schema registry {self.url} refused the request (HTTP {exc.http_status_code}): "
+                f"schema registry {self.url} refused the request for {what} (HTTP {status}): "
                 "check registry_user and registry_password"
             )
-        return self._unavailable(exc)
+        return SchemaError(
+            f"schema registry {self.url} refused the request for {what}: HTTP {status} "
+            f"{exc.error_message}"
+        )
 
     def _unavailable(self, exc: Exception) -> RegistryUnavailableError:
         return RegistryUnavailableError(f"schema registry {self.url} failed: {exc}")

@@ -11,9 +11,18 @@ stripped: the bytes are identical, but timestamps stay ``int`` microseconds and 
 ``str`` instead of being converted to ``datetime``/``UUID`` and back on every message, which is
 both what the records hold and the fastest path.
 
-Errors: bad data of any kind raises ``SerializationError`` naming topic/partition/offset. A
-registry that cannot answer raises ``RegistryUnavailableError`` instead, because that is an
-outage to wait out, not a bad record to dead-letter.
+Errors are narrow, because callers act on their type:
+
+- bad data raises ``SerializationError`` naming topic/partition/offset (the record goes to the
+  DLQ): no value, a wrong magic byte, a schema id the registry does not know, bytes that are not
+  a datum of the writer schema (truncated, trailing, invalid UTF-8, an index out of range), a
+  value the record's own checks refuse (``ValueError`` in ``from_avro``);
+- a registry that cannot answer (transport error, 5xx) raises ``RegistryUnavailableError``: an
+  outage to wait out, not a bad record; other registry refusals (credentials, a subject not
+  registered) raise their ``SchemaError`` and stop the process with that message;
+- anything else (a ``TypeError``, ``AttributeError`` or ``KeyError`` in a record's
+  ``from_avro``) is a bug: it propagates with a note naming the message, so it is fixed
+  instead of dead-lettering every record of a topic.
 """
 
 from __future__ import annotations
@@ -25,11 +34,11 @@ from io import BytesIO
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from fastavro.schema import to_parsing_canonical_form
+from fastavro.read import SchemaResolutionError
+from fastavro.schema import SchemaParseException, to_parsing_canonical_form
 
 from schemas import catalog
 from schemas.errors import (
-    RegistryUnavailableError,
     SchemaError,
     SerializationError,
 )
@@ -40,6 +49,14 @@ log = logging.getLogger(__name__)
 
 MAGIC_BYTE = 0
 _HEADER_SIZE = 5
+
+# What fastavro raises reading bytes that are not a datum of the writer schema: input that
+# ends early or claims a negative length (EOFError), invalid UTF-8 (a ValueError), a union
+# branch or enum index out of range (IndexError), a writer value the reader cannot take.
+_MALFORMED = (EOFError, ValueError, IndexError, OverflowError, SchemaResolutionError)
+# What a record's ``from_avro`` raises for a value its schema allows but the record refuses
+# (an enum symbol it does not know, a range check): the record is bad, not the code.
+_INVALID = (ValueError,)
 
 R = TypeVar("R", bound=AvroRecord)
 
@@ -178,8 +195,11 @@ class TopicSerde(Generic[R]):
         datum = self.decode_datum(data, partition=partition, offset=offset)
         try:
             return self.record_type.from_avro(datum)
-        except Exception as exc:
+        except _INVALID as exc:
             raise self._error(exc, partition, offset) from exc
+        except Exception as exc:
+            self._note_bug(exc, partition, offset)
+            raise
 
     def decode_or_tombstone(
         self, data: bytes | None, *, partition: int | None = None, offset: int | None = None
@@ -204,43 +224,57 @@ class TopicSerde(Generic[R]):
             datum = self.decode_datum(data, partition=partition, offset=offset)
             try:
                 out.append(make(datum))
-            except Exception as exc:
+            except _INVALID as exc:
                 raise self._error(exc, partition, offset) from exc
+            except Exception as exc:
+                self._note_bug(exc, partition, offset)
+                raise
         return out
 
     def decode_datum(
         self, data: bytes | None, *, partition: int | None = None, offset: int | None = None
     ) -> dict[str, Any]:
         """The plain datum in framed Avro bytes (Avro field names, times as int micros)."""
-        try:
-            if data is None:
-                raise SerializationError("null value (tombstone) where a record is required")
-            if len(data) < _HEADER_SIZE:
-                raise SerializationError(f"{len(data)} bytes is shorter than the 5-byte header")
-            if data[0] != MAGIC_BYTE:
-                raise SerializationError(f"wrong magic byte {data[0]:#04x}, expected 0x00")
-            schema_id = int.from_bytes(data[1:_HEADER_SIZE], "big")
-            plan = self._plans.get(schema_id)
-            if plan is None:
+        if data is None:
+            raise self._bad("null value (tombstone) where a record is required", partition, offset)
+        if len(data) < _HEADER_SIZE:
+            raise self._bad(
+                f"{len(data)} bytes is shorter than the 5-byte header", partition, offset
+            )
+        if data[0] != MAGIC_BYTE:
+            raise self._bad(f"wrong magic byte {data[0]:#04x}, expected 0x00", partition, offset)
+        schema_id = int.from_bytes(data[1:_HEADER_SIZE], "big")
+        plan = self._plans.get(schema_id)
+        if plan is None:
+            try:
                 plan = self._plan(schema_id)
-            buf = BytesIO(data)
-            buf.seek(_HEADER_SIZE)
+            except SerializationError as exc:  # an id the registry does not know, or not Avro
+                raise self._error(exc, partition, offset) from exc
+        buf = BytesIO(data)
+        buf.seek(_HEADER_SIZE)
+        try:
             datum: dict[str, Any] = schemaless_reader(buf, plan[0], plan[1])  # type: ignore[assignment]
-            if buf.tell() != len(data):
-                raise SerializationError(
-                    f"{len(data) - buf.tell()} trailing bytes after the record (schema id "
-                    f"{schema_id})"
-                )
-            return datum
-        except RegistryUnavailableError:
-            raise
-        except Exception as exc:
+        except _MALFORMED as exc:
             raise self._error(exc, partition, offset) from exc
+        if buf.tell() != len(data):
+            raise self._bad(
+                f"{len(data) - buf.tell()} trailing bytes after the record (schema id {schema_id})",
+                partition,
+                offset,
+            )
+        return datum
 
     def _plan(self, schema_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        writer_json = _strip_logical(json.loads(self._resolver.schema_by_id(schema_id)))
+        text = self._resolver.schema_by_id(schema_id)
+        try:
+            writer_json = _strip_logical(json.loads(text))
+            canonical = to_parsing_canonical_form(writer_json)
+        except (ValueError, SchemaParseException) as exc:
+            raise SerializationError(
+                f"schema id {schema_id} is not a valid Avro schema: {exc}"
+            ) from exc
         plan: tuple[dict[str, Any], dict[str, Any] | None]
-        if to_parsing_canonical_form(writer_json) == self._reader_canonical:
+        if canonical == self._reader_canonical:
             # Same binary layout (registries may return the text with docs, namespaces or key
             # order changed): read straight into the reader schema, skipping the resolution
             # pass that costs about 40% of a decode.
@@ -248,7 +282,12 @@ class TopicSerde(Generic[R]):
         else:
             # An older or newer writer: fastavro resolves into the current schema (defaults for
             # fields the writer lacks, the enum default for symbols the reader lacks).
-            plan = (_wire_schema(writer_json), self._reader)
+            try:
+                plan = (_wire_schema(writer_json), self._reader)
+            except SchemaParseException as exc:
+                raise SerializationError(
+                    f"schema id {schema_id} is not a valid Avro schema: {exc}"
+                ) from exc
         self._plans[schema_id] = plan
         log.info(
             "writer schema resolved topic=%s schema_id=%d resolution=%s",
@@ -257,6 +296,15 @@ class TopicSerde(Generic[R]):
             "none" if plan[1] is None else "to-current",
         )
         return plan
+
+    def _bad(self, reason: str, partition: int | None, offset: int | None) -> SerializationError:
+        return SerializationError(reason, topic=self.topic, partition=partition, offset=offset)
+
+    def _note_bug(self, exc: BaseException, partition: int | None, offset: int | None) -> None:
+        exc.add_note(
+            f"in {self.record_type.__name__}.from_avro decoding topic={self.topic} "
+            f"partition={partition} offset={offset}: a bug in the record class, not bad data"
+        )
 
     def _error(
         self, exc: BaseException, partition: int | None, offset: int | None
