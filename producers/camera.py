@@ -20,6 +20,7 @@ from producers.detectors.factory import build_detector, split_options
 from producers.detectors.ground_truth import GroundTruthOptions
 from producers.detectors.motion import MotionOptions
 from producers.detectors.onnx import ModelPool
+from producers.errors import EvidenceError
 from producers.evidence import EvidenceSink
 from producers.frames import Frame
 from producers.imaging import encode_jpeg
@@ -27,12 +28,14 @@ from producers.metrics import EdgeMetrics
 from producers.motion import MotionConfig, MotionGate
 from producers.outbox import EventOutbox
 from producers.pipeline import CameraPipeline, PipelineOptions
+from producers.recording.recorder import CameraRecorder, RecordingStore
 from producers.sampling import Sampler
 from producers.settings import EdgeSettings
 from producers.sources.backoff import BackoffPolicy
 from producers.sources.base import SourceContext
 from producers.sources.factory import open_source, parse_source
 from producers.tracking import Tracker
+from schemas.records import RecordingSegment
 from vidsight.errors import VidsightError
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ class CameraStatus:
     events: int = 0
     reconnects: int = 0
     detector: str = ""
+    segments: int = 0
 
     @property
     def done(self) -> bool:
@@ -73,6 +77,7 @@ class CameraWorker:
         metrics: EdgeMetrics,
         pool: ModelPool,
         stop: threading.Event,
+        recordings: RecordingStore | None = None,
     ) -> None:
         self.camera = camera
         self.settings = settings
@@ -81,6 +86,8 @@ class CameraWorker:
         self.metrics = metrics
         self.pool = pool
         self.stop = stop
+        self.recordings = recordings
+        self.recorder: CameraRecorder | None = None
         self.status = CameraStatus(camera.camera_id, camera.source)
         self.thread = threading.Thread(
             target=self._run, name=f"camera-{camera.camera_id}", daemon=True
@@ -124,6 +131,7 @@ class CameraWorker:
             keyframe_only=s.keyframe_only,
             on_reconnect=on_reconnect,
             on_connected=on_connected,
+            packets=self.recorder,
         )
 
     def _pipeline(
@@ -176,6 +184,7 @@ class CameraWorker:
                 detector, gate_on, common.gate_min_area, common.evidence, width
             )
             login = resolve_login(cam.camera_id, cam.credentials)
+            self.recorder = self._recorder()
             source = open_source(parse_source(cam.source), self._context(), login)
             self._loop(pipeline, source.frames())
             st.state = "stopped" if self.stop.is_set() else "finished"
@@ -189,6 +198,26 @@ class CameraWorker:
             self.metrics.camera_up.labels(cam.camera_id).set(0)
             if detector is not None:
                 detector.close()
+
+    def _recorder(self) -> CameraRecorder | None:
+        spec = self.camera.record
+        if not spec.on:
+            return None
+        if self.recordings is None:
+            raise EvidenceError(f"camera {self.camera.camera_id}: recording needs an S3 store")
+        recorder = CameraRecorder(
+            self.camera.camera_id,
+            spec,
+            self.settings.spool_path / "recordings" / self.camera.camera_id,
+            self.recordings,
+            self._publish_segment,
+        )
+        recorder.recover()
+        return recorder
+
+    def _publish_segment(self, segment: RecordingSegment) -> None:
+        self.outbox.publish_recording(segment)
+        self.status.segments += 1
 
     def _loop(self, pipeline: CameraPipeline, frames: Iterator[Frame]) -> None:
         cam = self.camera.camera_id
@@ -215,6 +244,8 @@ class CameraWorker:
                 analysed.inc()
                 latency.observe(outcome.detector_s)
             if outcome.detections is not None:
+                if self.recorder is not None:
+                    self.recorder.activity(frame.ts_us)
                 st.objects += len(outcome.detections.objects)
                 for obj in outcome.detections.objects:
                     m.detections.labels(cam, obj.label).inc()

@@ -12,6 +12,7 @@ and is left to the stream processors)::
         enabled: true
         credentials: {username: admin, password_env: GATE_1_PASSWORD}
         # or credentials: {username: admin, password_file: /run/secrets/gate-1}
+        record: {mode: events, pre_s: 5, post_s: 5, segment_s: 10}   # or continuous; off
 
 A password is never written in the file, the topic or a store: ``credentials`` names where
 the edge finds it (an environment variable of the edge process, or a file on the edge host),
@@ -25,10 +26,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -43,6 +44,7 @@ from pydantic import (
 
 from producers.detectors.factory import DETECTOR_KINDS, split_options
 from producers.errors import CameraFileError, DetectorError, SourceError
+from producers.recording.spec import RECORDING_SOURCES, RecordSpec
 from producers.sources.factory import parse_source
 from schemas.records import (
     CameraConfig,
@@ -133,6 +135,25 @@ class DetectorBlock(BaseModel):
         return dict(self.model_extra or {})
 
 
+class RecordBlock(BaseModel):
+    """A camera's ``record:`` block: MP4 segments of its own encoded video, never re-encoded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["off", "events", "continuous"] = Field(
+        "off", description="off; events (only around detections); continuous"
+    )
+    pre_s: float = Field(5.0, ge=0, le=120, description="events: seconds kept before a detection")
+    post_s: float = Field(5.0, ge=0, le=600, description="events: seconds kept after the last one")
+    segment_s: float = Field(
+        10.0, ge=1, le=600, description="target segment length (cut at the next keyframe)"
+    )
+
+    def spec(self) -> RecordSpec:
+        """The settings as the recorder takes them."""
+        return RecordSpec(self.mode, self.pre_s, self.post_s, self.segment_s)
+
+
 class CameraEntry(BaseModel):
     """One camera of the YAML file."""
 
@@ -147,6 +168,9 @@ class CameraEntry(BaseModel):
     enabled: bool = Field(True, description="false keeps the definition but does not watch")
     credentials: CredentialsBlock | None = Field(
         None, description="login reference: username + password_env or password_file"
+    )
+    record: RecordBlock = Field(
+        default_factory=RecordBlock, description="recording: {mode, pre_s, post_s, segment_s}"
     )
 
     @field_validator("id")
@@ -181,6 +205,12 @@ class CameraEntry(BaseModel):
         if self.credentials is not None and spec.kind not in ("rtsp", "http"):
             raise ValueError(
                 f"credentials need an {', '.join(LOGIN_SCHEMES)} source, not {spec.kind}"
+            )
+        if self.record.mode != "off" and spec.kind not in RECORDING_SOURCES:
+            raise ValueError(
+                f"record.mode {self.record.mode} needs a source with encoded video "
+                f"({' or '.join(RECORDING_SOURCES)}), not {spec.kind}: recording copies the "
+                "camera's own packets and never encodes"
             )
         try:
             split_options(self.detector.kind, self.detector.options)
@@ -228,6 +258,8 @@ class Camera:
     enabled: bool = True
     credentials: CameraCredentials | None = None
     """Where the edge finds the login (resolved when the source opens); never the password."""
+    record: RecordSpec = field(default_factory=RecordSpec)
+    """Recording of the camera's encoded video (off unless the file asks)."""
 
 
 def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -279,6 +311,7 @@ def load_cameras_text(text: str, origin: str = "<cameras>") -> list[Camera]:
             detector_options=MappingProxyType(_options(c.id, c.detector.options)),
             enabled=c.enabled,
             credentials=None if c.credentials is None else c.credentials.reference(),
+            record=c.record.spec(),
         )
         for c in parsed.cameras
     ]

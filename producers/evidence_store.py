@@ -95,12 +95,20 @@ class S3EvidenceStore:
         self._wake.set()
         return obj.ref(self.bucket)
 
+    def put_recording(self, key: str, data: bytes, sha256: str) -> EvidenceRef:
+        """Queue a recorded MP4 segment: always through the spool, so a camera never waits."""
+        obj = EvidenceObject(key, data, sha256)
+        self.spool.append(encode_spooled(obj))
+        self.spooled += 1
+        self._wake.set()
+        return obj.ref(self.bucket)
+
     def _upload(self, obj: EvidenceObject) -> None:
         self._client.put_object(
             Bucket=self.bucket,
             Key=obj.key,
             Body=obj.data,
-            ContentType="image/jpeg",
+            ContentType="video/mp4" if obj.key.endswith(".mp4") else "image/jpeg",
             Metadata={"sha256": obj.sha256},
         )
         self.uploaded += 1

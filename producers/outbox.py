@@ -14,7 +14,7 @@ from producers.events import SchemaStash, SpooledEvent, encode_event
 from producers.pipeline import FrameOutcome
 from producers.spool import Spool
 from schemas import catalog
-from schemas.records import Detections, FrameRef, now_micros
+from schemas.records import Detections, FrameRef, RecordingSegment, now_micros
 from schemas.serde import InMemorySchemaResolver, Serde
 
 _HEADER = 5
@@ -31,6 +31,8 @@ class EventOutbox:
         self._detections = serde.topic(catalog.DETECTIONS, Detections)
         self._fp_frames = self.stash.add(catalog.schema_text("FrameRef"))
         self._fp_detections = self.stash.add(catalog.schema_text("Detections"))
+        self._recordings = serde.topic(catalog.RECORDINGS, RecordingSegment)
+        self._fp_recordings = self.stash.add(catalog.schema_text("RecordingSegment"))
         self._lock = threading.Lock()
         self.appended = 0
 
@@ -66,3 +68,16 @@ class EventOutbox:
         with self._lock:
             self.appended += len(payloads)
         return len(payloads)
+
+    def publish_recording(self, segment: RecordingSegment) -> None:
+        """Spool the reference of a recorded segment."""
+        event = SpooledEvent(
+            catalog.RECORDINGS,
+            segment.camera_id.encode(),
+            self._fp_recordings,
+            self._recordings.encode(segment)[_HEADER:],
+            now_micros(),
+        )
+        self.spool.append(encode_event(event))
+        with self._lock:
+            self.appended += 1

@@ -94,7 +94,10 @@ class EdgeRunner:
         if s.metrics_port is not None:
             self.metrics.serve(s.metrics_port, s.metrics_host)
         events_spool = self._spool("events", s.spool_max_bytes)
-        evidence_spool = self._spool("evidence", s.evidence_spool_max_bytes) if s.evidence else None
+        recording = any(c.record.on for c in self.cameras)
+        evidence_spool = (
+            self._spool("evidence", s.evidence_spool_max_bytes) if s.evidence or recording else None
+        )
         # Fail fast: the forwarder retries on its own, the client's retries only delay stops.
         client = registry_client(s, timeout=5, **{"max.retries": 0})
         resolver = RegistryResolver(s, auto_register=s.registry_auto_register, client=client)
@@ -122,10 +125,11 @@ class EdgeRunner:
                 cam,
                 settings=s,
                 outbox=outbox,
-                evidence=store,
+                evidence=store if s.evidence else None,
                 metrics=self.metrics,
                 pool=pool,
                 stop=cam_stop,
+                recordings=store,
             )
             for cam in self.cameras
         ]

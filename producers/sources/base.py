@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from producers.frames import Frame
 from producers.sources.backoff import BackoffPolicy
@@ -16,12 +16,29 @@ def _ignore(_: str) -> None:
     return None
 
 
+class PacketTap(Protocol):
+    """Sees every encoded packet of a source before decoding (the recorder)."""
+
+    def start(self, stream: Any) -> None:
+        """A video stream was opened (PyAV input stream)."""
+        ...
+
+    def packet(self, packet: Any, ts_us: int | None) -> None:
+        """One demuxed packet, in decode order, with its event time (None when unknown)."""
+        ...
+
+    def end(self) -> None:
+        """The stream ended or was lost; ``start`` comes again on a reconnect or loop."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceContext:
     """Per-camera settings and callbacks for a source.
 
     ``on_reconnect`` is called with the error each time a live source loses its stream and
-    is about to retry; ``on_connected`` once frames flow again.
+    is about to retry; ``on_connected`` once frames flow again. ``packets`` (sources with
+    encoded video: files, RTSP) sees every packet before decoding.
     """
 
     camera_id: str
@@ -35,6 +52,7 @@ class SourceContext:
     keyframe_only: bool = True
     on_reconnect: Callable[[str], None] = _ignore
     on_connected: Callable[[str], None] = _ignore
+    packets: PacketTap | None = None
 
 
 class Source(Protocol):

@@ -23,6 +23,7 @@ from producers.errors import SourceError
 from producers.frames import Frame, Image
 from producers.sampling import KeyframePolicy
 from producers.sources.backoff import StallDetector
+from producers.sources.base import PacketTap
 from schemas.records.credentials import redact_url
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,16 @@ def decode_video(
     pts_offset: float = 0.0,
     description: str = "",
     stall: StallDetector | None = None,
+    tap: PacketTap | None = None,
 ) -> Iterator[Frame]:
     """Frames of the first video stream; ``clock`` maps presentation seconds to event time.
 
     ``pts_s`` of the frames starts at ``pts_offset`` (the stream's first timestamp is
     subtracted), so loops and reconnects can keep it monotonic. With ``stall``, a stream whose
     packets keep coming but no frame decodes for the stall timeout raises a retriable
-    ``SourceError``.
+    ``SourceError``. With ``tap``, every packet (keyframe-only decoding skips some for the
+    decoder, not for the tap) is handed over before decoding, with its event time on the
+    frames' clock; the first packet's time then also fixes the frames' time origin.
     """
     if not container.streams.video:
         raise SourceError(f"{description}: no video stream")
@@ -100,6 +104,8 @@ def decode_video(
     skipping = False
     first: float | None = None
     errors = 0
+    if tap is not None:
+        tap.start(stream)
     try:
         for packet in container.demux(stream):
             if stall is not None:
@@ -109,6 +115,14 @@ def decode_video(
                         f"{description}: stalled, no frame for {stall.idle_s(now):.1f}s",
                         retriable=True,
                     )
+            if tap is not None and packet.size:
+                t = packet.pts if packet.pts is not None else packet.dts
+                ts_us = None
+                if t is not None:
+                    if first is None:
+                        first = t * time_base
+                    ts_us = clock(t * time_base - first + pts_offset)
+                tap.packet(packet, ts_us)
             if packet.is_keyframe and packet.pts is not None:
                 policy.observe_keyframe(packet.pts * time_base)
                 if policy.keyframes_only != skipping:
@@ -149,3 +163,6 @@ def decode_video(
         if isinstance(exc, av.error.ExitError):
             raise SourceError(f"{description}: read timed out", retriable=True) from exc
         raise SourceError(f"{description}: {exc.strerror or exc}", retriable=True) from exc
+    finally:
+        if tap is not None:
+            tap.end()

@@ -67,6 +67,7 @@ class FileSource:
                     clock=lambda pts_s: origin_us + round(pts_s * 1_000_000),
                     pts_offset=offset,
                     description=self.description,
+                    tap=ctx.packets,
                 ):
                     if ctx.stop.is_set():
                         return

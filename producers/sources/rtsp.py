@@ -106,6 +106,7 @@ class RtspSource:
                 pts_offset=offset + 1e-3,
                 description=self.description,
                 stall=StallDetector(ctx.stall_timeout_s, time.monotonic()),
+                tap=ctx.packets,
             ):
                 if ctx.stop.is_set():
                     return
