@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from producers.config import Camera
 from producers.credentials import resolve_login
@@ -25,7 +25,7 @@ from producers.evidence import EvidenceSink
 from producers.frames import Frame
 from producers.imaging import encode_jpeg
 from producers.metrics import EdgeMetrics
-from producers.motion import MotionConfig, MotionGate
+from producers.motion import GateCounts, GateOptions, MotionConfig, MotionGate
 from producers.outbox import EventOutbox
 from producers.pipeline import CameraPipeline, PipelineOptions
 from producers.recording.recorder import CameraRecorder, RecordingStore
@@ -55,6 +55,9 @@ class CameraStatus:
     objects: int = 0
     events: int = 0
     reconnects: int = 0
+    motion_warmups: int = 0
+    lighting_events: int = 0
+    ghosts_absorbed: int = 0
     detector: str = ""
     segments: int = 0
 
@@ -89,6 +92,7 @@ class CameraWorker:
         self.recordings = recordings
         self.recorder: CameraRecorder | None = None
         self.status = CameraStatus(camera.camera_id, camera.source)
+        self._gate: MotionGate | None = None
         self.thread = threading.Thread(
             target=self._run, name=f"camera-{camera.camera_id}", daemon=True
         )
@@ -109,6 +113,8 @@ class CameraWorker:
             self.status.error = message
             reconnects.inc()
             up.set(0)
+            if self._gate is not None:  # the view may differ: learn it again
+                self._gate.reset()
 
         def on_connected(_: str) -> None:
             self.status.state = "running"
@@ -138,18 +144,21 @@ class CameraWorker:
         self,
         detector: Detector,
         gate_on: bool,
-        gate_min_area: float | None,
+        gate_options: GateOptions,
         evidence_on: bool,
         work_width: int,
     ) -> CameraPipeline:
         s = self.settings
-        gate = MotionGate(
-            MotionConfig(
-                work_width=work_width,
-                threshold=s.motion_threshold,
-                min_area=s.motion_min_area if gate_min_area is None else gate_min_area,
-            )
+        base = MotionConfig(
+            work_width=work_width,
+            threshold=s.motion_threshold,
+            noise_k=s.motion_noise_k,
+            min_area=s.motion_min_area,
+            warmup_s=s.motion_warmup_s,
+            absorb_s=s.motion_absorb_s,
+            lighting_share=s.motion_lighting_share,
         )
+        gate = self._gate = MotionGate(gate_options.apply(base))
         return CameraPipeline(
             PipelineOptions(
                 camera_id=self.camera.camera_id,
@@ -180,9 +189,7 @@ class CameraWorker:
             gate_on = common.gate
             if gate_on is None:  # the truth should not depend on pixels changing
                 gate_on = not isinstance(plugin, GroundTruthOptions)
-            pipeline = self._pipeline(
-                detector, gate_on, common.gate_min_area, common.evidence, width
-            )
+            pipeline = self._pipeline(detector, gate_on, common, common.evidence, width)
             login = resolve_login(cam.camera_id, cam.credentials)
             self.recorder = self._recorder()
             source = open_source(parse_source(cam.source), self._context(), login)
@@ -229,6 +236,8 @@ class CameraWorker:
         latency = m.detector_latency.labels(pipeline.detector.model)
         m.camera_up.labels(cam).set(1)
         st.state = "running"
+        gate_counts = pipeline.gate.counts
+        seen = GateCounts()
         for frame in frames:
             if self.stop.is_set():
                 break
@@ -239,6 +248,8 @@ class CameraWorker:
                 continue
             st.frames_sampled += 1
             sampled.inc()
+            if gate_counts != seen:
+                seen = self._count_gate(gate_counts, seen)
             if outcome.detector_s is not None:
                 st.frames_analysed += 1
                 analysed.inc()
@@ -250,6 +261,18 @@ class CameraWorker:
                 for obj in outcome.detections.objects:
                     m.detections.labels(cam, obj.label).inc()
             st.events += self.outbox.publish(outcome)
+
+    def _count_gate(self, now: GateCounts, seen: GateCounts) -> GateCounts:
+        """Report what the motion gate dealt with since ``seen``; returns a copy of ``now``."""
+        cam = self.camera.camera_id
+        st, m = self.status, self.metrics
+        st.motion_warmups = now.warmups
+        st.lighting_events = now.lighting_events
+        st.ghosts_absorbed = now.ghosts_absorbed
+        m.motion_warmups.labels(cam).inc(now.warmups - seen.warmups)
+        m.motion_lighting_events.labels(cam).inc(now.lighting_events - seen.lighting_events)
+        m.motion_ghosts_absorbed.labels(cam).inc(now.ghosts_absorbed - seen.ghosts_absorbed)
+        return replace(now)
 
     def _fail(self, message: str) -> None:
         st = self.status

@@ -28,6 +28,24 @@ class EdgeMetrics:
         self.frames_analysed = Counter(
             "vidsight_edge_frames_analysed", "Frames the detector ran on", ["camera"], registry=r
         )
+        self.motion_warmups = Counter(
+            "vidsight_edge_motion_warmups",
+            "Motion gate warm-ups (start, reconnect): background learned, no motion reported",
+            ["camera"],
+            registry=r,
+        )
+        self.motion_lighting_events = Counter(
+            "vidsight_edge_motion_lighting_events",
+            "Global lighting changes the motion gate re-learned instead of reporting motion",
+            ["camera"],
+            registry=r,
+        )
+        self.motion_ghosts_absorbed = Counter(
+            "vidsight_edge_motion_ghosts_absorbed",
+            "Still foreground (ghosts) the motion gate absorbed into its background",
+            ["camera"],
+            registry=r,
+        )
         self.detections = Counter(
             "vidsight_edge_detections", "Objects detected", ["camera", "label"], registry=r
         )

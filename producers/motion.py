@@ -2,59 +2,160 @@
 
 Pure numpy. The gate decides whether the detector runs at all, so it must cost a small
 fraction of decoding: it subsamples the luma plane to about ``work_width`` pixels wide by
-striding (no filtering, no copy of the full frame), keeps a running-average background, and
-scores the fraction of pixels that differ by more than ``threshold`` grey levels.
+striding (no filtering, no copy of the full frame) and works on that small image with
+preallocated buffers. What real cameras show it, and how it copes (times are the frames'
+own, in seconds, so the settings mean the same at 5 fps and at 25 fps):
 
-The background is updated selectively: pixels seen as foreground adapt ``fg_alpha_ratio``
-times slower, so an object that stops is absorbed only gradually and a moving object does
-not smear into the background and leave a ghost trail.
+- Noise (sensor grain, compression, rain): each pixel keeps a running variance of its
+  difference to the background, and changes by more than ``noise_k`` standard deviations
+  (never less than ``threshold`` grey levels) count. Pixels seen as foreground do not
+  teach the variance, so objects passing through do not blunt the gate.
+- Start and reconnect (warm-up): for ``warmup_s`` the gate only collects frames and reports
+  no motion; then the background is their per-pixel median (objects moving through are not
+  in it) and the noise their per-pixel spread. Counted in ``counts.warmups``.
+- Ghosts: a foreground pixel whose value does not change from frame to frame (beyond its
+  noise) is not moving, it only differs from the background: a parked car that left, a
+  lamp that went dark. After ``absorb_s`` seconds of that it is copied into the background.
+  An object moving through changes its pixels, so it is not absorbed. Counted in
+  ``counts.ghosts_absorbed`` (one per episode of absorption).
+- Global lighting changes (lights switched, clouds, auto exposure, IR day/night): a frame
+  where more than ``lighting_share`` of the image changed at once re-learns the background
+  from that frame and reports no motion. The old background, mapped by the global gain and
+  offset of the change, tells for ``absorb_s`` afterwards where an object that was in view
+  at the switch has since left: those pixels are healed at once instead of staying ghosts.
+  Counted in ``counts.lighting_events`` (one per run of such frames).
+
+Otherwise the background is a selective running average: background pixels adapt at
+``alpha`` per frame, foreground ones ``fg_alpha_ratio`` times slower.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
 
 from producers.frames import Image
 
 Mask = npt.NDArray[np.bool_]
+Plane = npt.NDArray[np.float32]
+
+_WARMUP_FRAMES = 24
+"""Most warm-up frames kept for the median (the latest ones)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MotionConfig:
-    """Tuning of the motion gate."""
+    """Tuning of the motion gate (see the module docstring)."""
 
     work_width: int = 160
     threshold: int = 20
+    noise_k: float = 4.0
     alpha: float = 0.05
     fg_alpha_ratio: float = 0.1
     min_area: float = 0.0005
     hold_frames: int = 2
+    warmup_s: float = 1.0
+    absorb_s: float = 3.0
+    lighting_share: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.work_width < 16:
-            raise ValueError(f"work_width must be >= 16, got {self.work_width}")
-        if not 0 < self.alpha <= 1:
-            raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        if not 0 <= self.min_area <= 1:
-            raise ValueError(f"min_area must be in [0, 1], got {self.min_area}")
+        checks = (
+            ("work_width", self.work_width >= 16, ">= 16"),
+            ("threshold", 1 <= self.threshold <= 255, "in [1, 255]"),
+            ("noise_k", 0 <= self.noise_k <= 20, "in [0, 20]"),
+            ("alpha", 0 < self.alpha <= 1, "in (0, 1]"),
+            ("fg_alpha_ratio", 0 <= self.fg_alpha_ratio <= 1, "in [0, 1]"),
+            ("min_area", 0 <= self.min_area <= 1, "in [0, 1]"),
+            ("hold_frames", self.hold_frames >= 0, ">= 0"),
+            ("warmup_s", 0 <= self.warmup_s <= 600, "in [0, 600]"),
+            ("absorb_s", 0 < self.absorb_s <= 86_400, "in (0, 86400]"),
+            ("lighting_share", 0 < self.lighting_share <= 1, "in (0, 1]"),
+        )
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ValueError(f"motion gate {name} must be {allowed}, got {getattr(self, name)}")
+
+
+GATE_DEFAULTS = MotionConfig()
+"""The gate's defaults; the edge settings' ``motion_*`` fields start from these."""
+
+
+class GateOptions(BaseModel):
+    """Per-camera gate options, given in the camera's ``detector`` block next to ``kind``.
+
+    Unset ones take the edge process's ``motion_*`` settings.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gate_min_area: float | None = Field(
+        None, ge=0, le=1, description="changed fraction of the frame that opens the gate"
+    )
+    gate_threshold: int | None = Field(
+        None, ge=1, le=255, description="least grey-level change that counts (noise floor)"
+    )
+    gate_noise_k: float | None = Field(
+        None, ge=0, le=20, description="a change counts beyond this many noise deviations"
+    )
+    gate_warmup_s: float | None = Field(
+        None, ge=0, le=600, description="seconds learned without motion after start/reconnect"
+    )
+    gate_absorb_s: float | None = Field(
+        None, gt=0, le=86_400, description="seconds before a still foreground (ghost) is absorbed"
+    )
+    gate_lighting_share: float | None = Field(
+        None, gt=0, le=1, description="changed share of the frame taken as a lighting change"
+    )
+
+    def apply(self, base: MotionConfig) -> MotionConfig:
+        """``base`` with this camera's options set over it."""
+        fields: dict[str, float | int | None] = {
+            "min_area": self.gate_min_area,
+            "threshold": self.gate_threshold,
+            "noise_k": self.gate_noise_k,
+            "warmup_s": self.gate_warmup_s,
+            "absorb_s": self.gate_absorb_s,
+            "lighting_share": self.gate_lighting_share,
+        }
+        given = {k: v for k, v in fields.items() if v is not None}
+        return replace(base, **given) if given else base  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
 class MotionResult:
     """What the gate saw on one frame.
 
-    ``score`` is the changed fraction of the frame (0..1); ``moving`` whether the detector
-    should run (score >= min_area, or within ``hold_frames`` after such a frame); ``mask`` the
-    foreground mask at work resolution (True = changed), which the motion detector turns into
-    boxes.
+    ``score`` is the changed fraction of the frame (0..1; 0 while learning: warm-up and
+    lighting changes); ``moving`` whether the detector should run (score >= min_area, or
+    within ``hold_frames`` after such a frame); ``mask`` the foreground mask at work
+    resolution (True = changed), which the motion detector turns into boxes.
     """
 
     score: float
     moving: bool
     mask: Mask
+
+
+@dataclass(slots=True)
+class GateCounts:
+    """What the gate has dealt with since it was built (reported per camera)."""
+
+    warmups: int = 0
+    lighting_events: int = 0
+    ghosts_absorbed: int = 0
+
+
+def _fit_line(x: Plane, y: Plane) -> tuple[float, float]:
+    """Least-squares gain and offset of y ~ gain * x + offset (offset only on a flat x)."""
+    mx, my = float(x.mean()), float(y.mean())
+    vx = float(np.mean(np.square(x - mx)))
+    if vx < 1.0:
+        return 1.0, my - mx
+    gain = float(np.mean((x - mx) * (y - my))) / vx
+    return gain, my - gain * mx
 
 
 def subsample_step(width: int, work_width: int) -> int:
@@ -65,36 +166,231 @@ def subsample_step(width: int, work_width: int) -> int:
 class MotionGate:
     """Stateful gate of one camera; feed it every sampled frame's luma plane in order."""
 
-    __slots__ = ("_bg", "_quiet", "config")
+    __slots__ = (
+        "_absorbing",
+        "_bg",
+        "_check_every",
+        "_checked_at",
+        "_cur",
+        "_d",
+        "_d2",
+        "_floor2",
+        "_k2",
+        "_last_ts",
+        "_lighting",
+        "_prior",
+        "_prior_until",
+        "_quiet",
+        "_rate",
+        "_snap",
+        "_still",
+        "_still_any",
+        "_thr2",
+        "_warm",
+        "_warm_from",
+        "config",
+        "counts",
+    )
 
     def __init__(self, config: MotionConfig | None = None) -> None:
-        self.config = config or MotionConfig()
-        self._bg: npt.NDArray[np.float32] | None = None
-        self._quiet = self.config.hold_frames + 1
+        self.config = cfg = config or MotionConfig()
+        self.counts = GateCounts()
+        self._k2 = float(cfg.noise_k * cfg.noise_k)
+        # Stillness is checked a few times per absorption time, not on every frame: a pixel
+        # that an object moves through changes between checks too, and it costs less.
+        self._check_every = min(0.5, cfg.absorb_s / 4)
+        self._bg: Plane | None = None
+        # Work-resolution buffers, allocated when a warm-up ends (the frame size is known).
+        none = np.empty((0, 0), dtype=np.float32)
+        self._thr2 = self._cur = self._snap = self._d = self._d2 = self._rate = none
+        self._still = self._floor2 = none
+        self._warm: list[Plane] = []
+        self._prior: Plane | None = None
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the background (after a reconnect or a scene cut)."""
+        """Forget the background (after a reconnect or a scene cut): warm up again."""
         self._bg = None
+        self._warm = []
+        self._warm_from = 0.0
+        self._last_ts: float | None = None
+        self._checked_at = 0.0
         self._quiet = self.config.hold_frames + 1
+        self._lighting = False
+        self._absorbing = False
+        self._still_any = False
+        self._prior = None
+        self._prior_until = 0.0
 
-    def update(self, luma: Image) -> MotionResult:
-        """Score one frame and learn it into the background."""
+    def update(self, luma: Image, ts_s: float) -> MotionResult:
+        """Score one frame (luma plane, time in seconds) and learn it into the background."""
         cfg = self.config
         step = subsample_step(luma.shape[1], cfg.work_width)
-        small = luma[::step, ::step].astype(np.float32)
+        view = luma[::step, ::step]
+        last = self._last_ts
+        if last is not None and ts_s < last:
+            self.reset()  # time went back: a restarted source
         bg = self._bg
-        if bg is None or bg.shape != small.shape:
-            self._bg = small
-            self._quiet = cfg.hold_frames + 1
-            return MotionResult(0.0, False, np.zeros(small.shape, dtype=np.bool_))
-        diff = np.abs(small - bg)
-        mask = diff > cfg.threshold
-        score = float(np.count_nonzero(mask)) / mask.size
-        # Selective running average: background pixels adapt at alpha, foreground slower.
-        rate = np.where(mask, cfg.alpha * cfg.fg_alpha_ratio, cfg.alpha).astype(np.float32)
-        bg += rate * (small - bg)
+        if bg is not None and bg.shape != view.shape:
+            self.reset()
+            bg = None
+        if bg is None:
+            if not self._warm or ts_s - self._warm_from < cfg.warmup_s:
+                return self._learn(view, ts_s)
+            bg = self._start()
+        self._last_ts = ts_s
+        cur, d, d2, thr2 = self._cur, self._d, self._d2, self._thr2
+        np.copyto(cur, view, casting="unsafe")
+        np.subtract(cur, bg, out=d)
+        np.multiply(d, d, out=d2)
+        mask = np.greater(d2, thr2)
+        changed = int(np.count_nonzero(mask))
+        if changed > cfg.lighting_share * mask.size:
+            return self._relight(cur, bg, ts_s)
+        self._lighting = False
+        if self._prior is not None:
+            changed = self._heal(mask, changed, ts_s)
+        a = cfg.alpha
+        if changed == 0:
+            # The common case, a quiet scene: every pixel teaches the mean and the noise.
+            d *= a
+            bg += d
+            d2 *= a * self._k2
+            thr2 *= 1 - a
+            thr2 += d2
+            if self._still_any:
+                self._still.fill(0)
+                self._still_any = False
+            self._absorbing = False
+        else:
+            # Background pixels (u = 1) adapt at alpha, foreground ones (u = 0) slower; the
+            # noise learns from background pixels only: objects must not blunt the gate.
+            # (Mixed bool/float and scalar-maximum ufuncs are slow: plain float32 ops.)
+            u = self._rate
+            np.copyto(u, np.logical_not(mask))
+            d2 *= self._k2
+            d2 -= thr2
+            d2 *= u
+            d2 *= a
+            thr2 += d2
+            fg_a = a * cfg.fg_alpha_ratio
+            u *= a - fg_a
+            u += fg_a
+            d *= u
+            bg += d
+            if ts_s - self._checked_at >= self._check_every:
+                self._track_still(mask, ts_s)
+        np.maximum(thr2, self._floor2, out=thr2)
+        score = changed / mask.size
         if score >= cfg.min_area and score > 0.0:
             self._quiet = 0
         else:
             self._quiet += 1
         return MotionResult(score, self._quiet <= cfg.hold_frames, mask)
+
+    def _learn(self, view: Image, ts_s: float) -> MotionResult:
+        """Warm-up: collect frames; their median becomes the background."""
+        if not self._warm:
+            self.counts.warmups += 1
+            self._warm_from = ts_s
+        self._last_ts = ts_s
+        warm = self._warm
+        if len(warm) >= _WARMUP_FRAMES:
+            del warm[0]
+        warm.append(view.astype(np.float32))
+        return MotionResult(0.0, False, np.zeros(view.shape, dtype=np.bool_))
+
+    def _start(self) -> Plane:
+        """End the warm-up: background, noise and buffers from the frames collected."""
+        cfg = self.config
+        warm = self._warm
+        last = warm[-1]
+        if len(warm) == 1:
+            bg = last.copy()
+            var = np.zeros_like(bg)
+        else:
+            stack = np.stack(warm)
+            bg = np.median(stack, axis=0).astype(np.float32)
+            mad = np.median(np.abs(stack - bg), axis=0)
+            # MAD of a handful of frames is rough per pixel: no pixel starts below the
+            # frame's typical noise, or the first live frames would open the gate on grain.
+            var = (mad * np.float32(1.4826)) ** 2
+            np.maximum(var, np.float32(np.median(var)), out=var)
+        self._bg = bg
+        self._floor2 = np.full_like(bg, float(cfg.threshold * cfg.threshold))
+        self._thr2 = np.maximum(var * np.float32(self._k2), self._floor2).astype(np.float32)
+        self._cur = np.empty_like(bg)
+        self._snap = last.copy()
+        self._checked_at = self._last_ts or 0.0
+        self._d = np.empty_like(bg)
+        self._d2 = np.empty_like(bg)
+        self._rate = np.empty_like(bg)
+        self._still = np.zeros_like(bg)
+        self._warm = []
+        self._quiet = cfg.hold_frames + 1
+        return bg
+
+    def _relight(self, cur: Plane, bg: Plane, ts_s: float) -> MotionResult:
+        """Most of the frame changed at once: re-learn the background from this frame."""
+        if not self._lighting:
+            self.counts.lighting_events += 1
+            self._lighting = True
+        # Map the old background through the change (a global gain and offset, fitted on
+        # the pixels that follow it) so that ghosts of objects in view now can be healed.
+        x, y = bg.ravel(), cur.ravel()
+        gain, offset = _fit_line(x, y)
+        resid = np.abs(y - (gain * x + offset))
+        keep = resid <= max(float(np.median(resid)) * 3.0, 1.0)
+        if np.count_nonzero(keep) > 16:
+            gain, offset = _fit_line(x[keep], y[keep])
+        self._prior = (bg * np.float32(gain) + np.float32(offset)).astype(np.float32)
+        self._prior_until = ts_s + self.config.absorb_s
+        np.copyto(bg, cur)
+        np.copyto(self._snap, cur)
+        self._checked_at = ts_s
+        self._still.fill(0)
+        self._still_any = False
+        self._quiet = self.config.hold_frames + 1
+        return MotionResult(0.0, False, np.zeros(cur.shape, dtype=np.bool_))
+
+    def _heal(self, mask: Mask, changed: int, ts_s: float) -> int:
+        """After a lighting change: foreground pixels that now match the mapped old
+        background show where an object was at the switch; they become background."""
+        prior, bg = self._prior, self._bg
+        assert prior is not None and bg is not None
+        if ts_s > self._prior_until:
+            self._prior = None
+            return changed
+        if not changed:
+            return 0
+        cur = self._cur
+        near = np.square(cur - prior) <= self._thr2
+        near &= mask
+        healed = int(np.count_nonzero(near))
+        if healed:
+            bg[near] = cur[near]
+            mask &= ~near
+            self._d[near] = 0.0
+            self._d2[near] = 0.0
+        return changed - healed
+
+    def _track_still(self, mask: Mask, ts_s: float) -> None:
+        """Add up how long each foreground pixel has stayed unchanged; absorb ghosts."""
+        cur, snap, still = self._cur, self._snap, self._still
+        moved = np.square(cur - snap) > self._thr2
+        moved |= ~mask
+        still += np.float32(ts_s - self._checked_at)
+        still[moved] = 0
+        np.copyto(snap, cur)
+        self._checked_at = ts_s
+        self._still_any = True
+        ghost = still >= self.config.absorb_s
+        if ghost.any():
+            assert self._bg is not None
+            self._bg[ghost] = cur[ghost]
+            still[ghost] = 0
+            if not self._absorbing:
+                self.counts.ghosts_absorbed += 1
+            self._absorbing = True
+        else:
+            self._absorbing = False

@@ -75,7 +75,7 @@ class CameraPipeline:
         opts = self.options
         seq = self.seq
         self.seq += 1
-        motion = self.gate.update(frame.luma())
+        motion = self.gate.update(frame.luma(), frame.pts_s)
         analysed = motion.moving or not opts.gate
         objects: tuple[DetectedObject, ...] = ()
         detector_s = None

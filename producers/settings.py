@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from producers.motion import GATE_DEFAULTS
 from vidsight.settings import Endpoints
 
 
@@ -82,6 +83,21 @@ class EdgeSettings(Endpoints):
         0.0005, ge=0, le=1, description="changed fraction of the frame that opens the gate"
     )
     motion_work_width: int = Field(160, ge=16, le=1920, description="gate resolution, pixels")
+    motion_noise_k: float = Field(
+        GATE_DEFAULTS.noise_k, ge=0, le=20, description="a change counts beyond k noise deviations"
+    )
+    motion_warmup_s: float = Field(
+        GATE_DEFAULTS.warmup_s, ge=0, le=600, description="seconds learned after start/reconnect"
+    )
+    motion_absorb_s: float = Field(
+        GATE_DEFAULTS.absorb_s, gt=0, le=86_400, description="seconds before a ghost is absorbed"
+    )
+    motion_lighting_share: float = Field(
+        GATE_DEFAULTS.lighting_share,
+        gt=0,
+        le=1,
+        description="changed share of the frame taken as a lighting change (re-learned)",
+    )
 
     @property
     def spool_path(self) -> Path:

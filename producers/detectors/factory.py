@@ -2,8 +2,9 @@
 
 Options are validated per plugin (unknown keys are rejected with the allowed ones listed).
 A few options apply to every kind and are consumed by the pipeline, not the plugin:
-``gate`` (run the motion gate; false analyses every sampled frame), ``gate_min_area``
-(the gate's changed-area threshold for this camera) and ``evidence`` (keep JPEG evidence).
+``gate`` (run the motion gate; false analyses every sampled frame), the gate's own
+``gate_*`` options for this camera (``producers.motion.GateOptions``) and ``evidence`` (keep
+JPEG evidence).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from producers.detectors.hog import HogOptions
 from producers.detectors.motion import MotionDetector, MotionOptions
 from producers.detectors.onnx import ModelPool, OnnxOptions
 from producers.errors import DetectorError
+from producers.motion import GateOptions
 
 _PLUGIN_OPTIONS: dict[str, type[BaseModel]] = {
     "motion": MotionOptions,
@@ -30,7 +32,7 @@ DETECTOR_KINDS: tuple[str, ...] = tuple(_PLUGIN_OPTIONS)
 """Every detector plugin name accepted in a camera's ``detector.kind``."""
 
 
-class CommonOptions(BaseModel):
+class CommonOptions(GateOptions):
     """Detector options every kind accepts; the pipeline reads them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,9 +41,6 @@ class CommonOptions(BaseModel):
         None,
         description="run the motion gate (false: analyse every sample); default true, "
         "false for ground_truth, whose truth should not depend on pixels changing",
-    )
-    gate_min_area: float | None = Field(
-        None, ge=0, le=1, description="changed fraction that opens the gate (default: settings)"
     )
     evidence: bool = Field(True, description="upload a JPEG of analysed frames with objects")
 

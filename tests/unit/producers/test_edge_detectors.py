@@ -162,10 +162,10 @@ def scene_frame(t: float, width: int = 640, height: int = 360) -> tuple[Frame, n
 def test_motion_detector_finds_the_moving_objects() -> None:
     gate = MotionGate(MotionConfig(work_width=320))
     empty = render(background(640, 360, 11), ())
-    gate.update(Frame(ts_us=0, pts_s=0, width=640, height=360, bgr=empty).luma())
+    gate.update(Frame(ts_us=0, pts_s=0, width=640, height=360, bgr=empty).luma(), 0.0)
     frame, truth = scene_frame(20.0)
     assert len(truth) >= 2
-    found = MotionDetector(MotionOptions()).detect(frame, gate.update(frame.luma()))
+    found = MotionDetector(MotionOptions()).detect(frame, gate.update(frame.luma(), frame.pts_s))
     assert {d.label for d in found} == {"motion"} and all(d.score == 1.0 for d in found)
     boxes = np.array([(d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2) for d in found])
     visible = truth[(truth[:, 2] - truth[:, 0]) * (truth[:, 3] - truth[:, 1]) >= 0.002]

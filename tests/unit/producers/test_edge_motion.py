@@ -18,20 +18,21 @@ def scene(x: int | None, width: int = 320, height: int = 180) -> np.ndarray:
 
 def test_static_scene_has_no_motion() -> None:
     gate = MotionGate(MotionConfig(work_width=160))
-    results = [gate.update(scene(None)) for _ in range(5)]
+    results = [gate.update(scene(None), i * 0.2) for i in range(15)]
     assert all(not r.moving and r.score == 0.0 for r in results)
 
 
 def test_first_frame_only_learns_the_background() -> None:
     gate = MotionGate()
-    first = gate.update(scene(50))
+    first = gate.update(scene(50), 0.0)
     assert not first.moving and first.score == 0.0
+    assert gate.counts.warmups == 1
 
 
 def test_a_moving_object_opens_the_gate_where_it_is() -> None:
-    gate = MotionGate(MotionConfig(work_width=160, min_area=0.001, hold_frames=0))
-    gate.update(scene(None))
-    r = gate.update(scene(100))
+    gate = MotionGate(MotionConfig(work_width=160, min_area=0.001, hold_frames=0, warmup_s=0))
+    gate.update(scene(None), 0.0)
+    r = gate.update(scene(100), 0.2)
     assert r.moving
     step = subsample_step(320, 160)
     ys, xs = np.nonzero(r.mask)
@@ -42,34 +43,35 @@ def test_a_moving_object_opens_the_gate_where_it_is() -> None:
 
 
 def test_small_changes_below_min_area_stay_closed() -> None:
-    gate = MotionGate(MotionConfig(min_area=0.5, hold_frames=0))
-    gate.update(scene(None))
-    assert not gate.update(scene(100)).moving
+    gate = MotionGate(MotionConfig(min_area=0.5, hold_frames=0, warmup_s=0))
+    gate.update(scene(None), 0.0)
+    assert not gate.update(scene(100), 0.2).moving
 
 
 def test_hold_keeps_the_gate_open_after_motion_stops() -> None:
-    gate = MotionGate(MotionConfig(min_area=0.001, hold_frames=2, alpha=1.0, fg_alpha_ratio=1.0))
-    gate.update(scene(None))
-    assert gate.update(scene(100)).moving
+    cfg = MotionConfig(min_area=0.001, hold_frames=2, alpha=1.0, fg_alpha_ratio=1.0, warmup_s=0)
+    gate = MotionGate(cfg)
+    gate.update(scene(None), 0.0)
+    assert gate.update(scene(100), 0.2).moving
     # alpha=1 learns the new frame at once: the following identical frames show no change.
-    flags = [gate.update(scene(100)).moving for _ in range(4)]
+    flags = [gate.update(scene(100), 0.4 + i * 0.2).moving for i in range(4)]
     assert flags == [True, True, False, False]
 
 
 def test_a_stopped_object_fades_into_the_background() -> None:
-    gate = MotionGate(MotionConfig(alpha=0.2, fg_alpha_ratio=0.5, hold_frames=0))
-    gate.update(scene(None))
-    scores = [gate.update(scene(100)).score for _ in range(60)]
+    gate = MotionGate(MotionConfig(alpha=0.2, fg_alpha_ratio=0.5, hold_frames=0, warmup_s=0))
+    gate.update(scene(None), 0.0)
+    scores = [gate.update(scene(100), 0.2 + i * 0.2).score for i in range(60)]
     assert scores[0] > 0 and scores[-1] == 0.0
 
 
 def test_resolution_change_relearns() -> None:
     gate = MotionGate()
-    gate.update(scene(None))
-    r = gate.update(scene(None, width=640, height=360))
+    gate.update(scene(None), 0.0)
+    r = gate.update(scene(None, width=640, height=360), 0.2)
     assert r.score == 0.0 and r.mask.shape == (180 // 2 + 0, 640 // 4)
     gate.reset()
-    assert not gate.update(scene(10)).moving
+    assert not gate.update(scene(10), 0.4).moving
 
 
 def test_invalid_config_is_rejected() -> None:
