@@ -22,6 +22,7 @@ from schemas.records import (
     CameraConfig,
     Feedback,
     OptionValue,
+    RecordingSegment,
     SensorConfig,
     from_micros,
 )
@@ -136,11 +137,32 @@ FEEDBACK = Table(
     ),
 )
 
+RECORDINGS = Table(
+    "recordings",
+    "segment_id",
+    (
+        ("segment_id", "uuid"),
+        ("camera_id", "text"),
+        ("start_ts", "timestamptz"),
+        ("end_ts", "timestamptz"),
+        ("uri", "text"),
+        ("bytes", "int8"),
+        ("sha256", "text"),
+        ("codec", "text"),
+        ("width", "int4"),
+        ("height", "int4"),
+        ("packets", "int4"),
+        ("keyframe_start", "bool"),
+        ("mode", "text"),
+    ),
+)
+
 TABLES: Mapping[str, Table] = {
     catalog.CONFIG_CAMERAS: CAMERAS,
     catalog.CONFIG_SENSORS: SENSORS,
     catalog.ALERTS: ALERTS,
     catalog.FEEDBACK: FEEDBACK,
+    catalog.RECORDINGS: RECORDINGS,
 }
 """The table each topic is projected into."""
 
@@ -263,6 +285,26 @@ def feedback_row(f: Feedback) -> Upsert:
     return Upsert(f.feedback_id, row)
 
 
+def recording_row(g: RecordingSegment) -> Upsert:
+    """The recordings row of a segment reference (immutable: a re-upload is the same row)."""
+    row = (
+        _uuid(g.segment_id, "segment_id"),
+        g.camera_id,
+        _ts(g.start_ts),
+        _ts(g.end_ts),
+        g.uri,
+        g.bytes,
+        g.sha256,
+        g.codec,
+        g.width,
+        g.height,
+        g.packets,
+        g.keyframe_start,
+        g.mode.value,
+    )
+    return Upsert(g.segment_id, row)
+
+
 def to_op(topic: str, key: bytes | None, record: AvroRecord | None) -> PgOp:
     """The operation of one record of a projected topic (a tombstone deletes by message key)."""
     if record is None:
@@ -282,6 +324,8 @@ def to_op(topic: str, key: bytes | None, record: AvroRecord | None) -> PgOp:
         return alert_row(record)
     if isinstance(record, Feedback):
         return feedback_row(record)
+    if isinstance(record, RecordingSegment):
+        return recording_row(record)
     raise RecordDataError(f"{type(record).__name__} records are not projected into PostgreSQL")
 
 

@@ -56,10 +56,16 @@ def _upsert_sql(table: r.Table, stage: str) -> sql.Composed:
 
 
 class PostgresSink(Sink[r.PgOp]):
-    """Projects configs, alerts and feedback into PostgreSQL."""
+    """Projects configs, alerts, feedback and recording references into PostgreSQL."""
 
     name = "postgres"
-    topics = (catalog.CONFIG_CAMERAS, catalog.CONFIG_SENSORS, catalog.ALERTS, catalog.FEEDBACK)
+    topics = (
+        catalog.CONFIG_CAMERAS,
+        catalog.CONFIG_SENSORS,
+        catalog.ALERTS,
+        catalog.FEEDBACK,
+        catalog.RECORDINGS,
+    )
 
     def __init__(self, settings: SinkSettings) -> None:
         super().__init__(settings)
