@@ -4,7 +4,6 @@ the feedback topic: two things a deployment with several workers and operators r
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -41,17 +40,11 @@ from schemas.records import (
 )
 from schemas.serde import Serde
 from stream_processors.runtime import Processor
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 __all__ = ["registry"]  # the fixture
-
-
-def wait_for(condition: Any, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_second_worker_takes_over_partitions_with_their_state(registry: Any) -> None:
@@ -78,14 +71,29 @@ def test_a_second_worker_takes_over_partitions_with_their_state(registry: Any) -
     ]
     threads[0].start()
     publish_records(p, serde, inputs, records[:half])
-    wait_for(lambda: workers[0].stats.consumed >= len(sensors) + half)
+    wait_for(
+        lambda: workers[0].stats.consumed >= len(sensors) + half,
+        60,
+        "the first half",
+        interval_s=0.05,
+    )
     threads[1].start()  # joins the group: the first worker gives up partitions with their state
-    wait_for(lambda: workers[0].partitions and workers[1].partitions)
+    wait_for(
+        lambda: workers[0].partitions and workers[1].partitions,
+        60,
+        "both workers assigned",
+        interval_s=0.05,
+    )
     assert set(workers[0].partitions) | set(workers[1].partitions) == set(range(6))
     publish_records(p, serde, inputs, records[half:])
     # Each worker owns cameras of its own partitions (before they go idle and leave the group),
     # and the second one started from the state the first one had built (no camera restarted).
-    wait_for(lambda: all(w.ownership.partition_of for w in workers))
+    wait_for(
+        lambda: all(w.ownership.partition_of for w in workers),
+        60,
+        "ownership known",
+        interval_s=0.05,
+    )
     owned = [set(w.ownership.partition_of) for w in workers]
     assert not owned[0] & owned[1] and owned[0] | owned[1] == set(cameras)
     assert workers[1].stats.restored_cameras >= len(owned[1])

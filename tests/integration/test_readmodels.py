@@ -39,6 +39,7 @@ from schemas.records import (
 )
 from schemas.registration import register_all
 from schemas.serde import Serde
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -102,21 +103,26 @@ class Worker:
         return "\n".join(text[-lines:])
 
 
-def wait_for(worker: Worker, path: str, check: Callable[[Any], bool]) -> Any:
+def wait_answer(worker: Worker, path: str, check: Callable[[Any], bool]) -> None:
     """Poll ``path`` until ``check(json)`` holds; fail with the last answer and the log."""
-    deadline = time.monotonic() + WAIT_S
-    last: Any = None
-    while time.monotonic() < deadline:
+    last: list[Any] = [None]
+
+    def matched() -> bool:
         if worker.proc.poll() is not None:
             pytest.fail(f"worker exited with {worker.proc.returncode}:\n{worker.log_tail()}")
         try:
-            last = worker.get(path)
-            if check(last):
-                return last
+            last[0] = worker.get(path)
         except httpx.HTTPError as exc:  # not up yet, or rebalancing (503)
-            last = repr(exc)
-        time.sleep(0.2)
-    pytest.fail(f"{worker.url}{path} never matched; last answer {last!r}\n{worker.log_tail()}")
+            last[0] = repr(exc)
+            return False
+        return check(last[0])
+
+    wait_for(
+        matched,
+        WAIT_S,
+        f"{worker.url}{path} to match",
+        detail=lambda: f"last answer {last[0]!r}\n{worker.log_tail()}",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +320,7 @@ def assert_all_cameras(worker: Worker, cameras: list[str]) -> None:
     for n, camera in enumerate(cameras):
         checks = expected_ok(n)
         for name, path in paths(camera).items():
-            wait_for(worker, path, checks[name])
+            wait_answer(worker, path, checks[name])
 
 
 def test_read_models_answer_over_http_and_route_between_workers(
@@ -344,8 +350,8 @@ def test_read_models_answer_over_http_and_route_between_workers(
     def split(j: Any) -> bool:
         return len(j) == 2
 
-    wait_for(second, "/router/", split)
-    wait_for(first, "/router/", split)
+    wait_answer(second, "/router/", split)
+    wait_answer(first, "/router/", split)
     assert set(first.get("/router/")) == {first.url, second.url}
     owners = {first.get(f"/router/occupancy/{camera}/") for camera in cameras}
     assert owners == {first.url, second.url}

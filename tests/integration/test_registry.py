@@ -30,6 +30,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from tests.support.waiting import wait_for
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,16 +64,15 @@ def port_open(port: int) -> bool:
 
 
 def wait_until(check: Any, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, httpx.HTTPError):
-            pass
-        time.sleep(0.1)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"{what} not ready after {timeout}s\n{tail}")
+    """Wait for a server starting up (refused connections are "not yet"), with its log tail."""
+    wait_for(
+        check,
+        timeout,
+        what,
+        interval_s=0.1,
+        retry_on=(OSError, httpx.HTTPError),
+        detail=lambda: log.read_text()[-3000:] if log and log.exists() else "",
+    )
 
 
 class Registry:

@@ -7,12 +7,13 @@ import sys
 import uuid
 
 import pytest
-from test_sink_env import isolated, publish_scene, sink_process, snapshot, wait_for
+from test_sink_env import isolated, publish_scene, sink_process, snapshot
 
 from sinks.errors import ReplayError
 from sinks.replay import group_is_active, replay
 from sinks.runner import RunOptions
 from sinks.service import run_sinks
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,9 +11,10 @@ from collections import Counter
 
 import httpx
 import pytest
-from test_sink_env import free_port, isolated, publish_scene, sink_process, wait_for
+from test_sink_env import free_port, isolated, publish_scene, sink_process
 
 from schemas import catalog
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -12,10 +12,9 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,15 +194,6 @@ def snapshot(p: Projection) -> dict[str, Any]:
             ),
         }
     return {"postgres": pg, "clickhouse": ch, "mongo": mongo}
-
-
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def free_port() -> int:
