@@ -3,7 +3,8 @@
 ClickHouse keeps ``detections`` ``detections_hot_days`` (a table TTL); MongoDB frame documents
 expire through a TTL index on ``frame_ts`` and, because the local MongoDB-protocol server may
 not run TTL monitors, the asset also deletes expired frame documents itself. The local S3
-server (rclone serve s3) has no lifecycle rules, so evidence objects are deleted here: dry run
+server (rclone serve s3) has no lifecycle rules, so evidence objects and recorded video
+segments are deleted here (with the PostgreSQL ``recordings`` rows of deleted segments): dry run
 unless the run config says otherwise, each decision a row of PostgreSQL ``retention_audit``.
 """
 
@@ -15,7 +16,17 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from dagster_project.domain import Domain
 from dagster_project.lake_io import Stores, settings
 from dagster_project.resources import PlatformResource
-from etl.retention.plan import Action, ConfirmedAlert, Decision, decide, parse_evidence, uri_key
+from etl.retention.plan import (
+    RECORDING_SPAN,
+    Action,
+    ConfirmedAlert,
+    Decision,
+    decide,
+    parse_evidence,
+    uri_key,
+)
+
+RECORDINGS_PREFIX = "recordings/"
 
 AUDIT_DDL = (
     """CREATE TABLE IF NOT EXISTS retention_audit (
@@ -64,8 +75,9 @@ class RetentionConfig(Config):
     group_name="lake",
     deps=["lake_parquet"],
     description="Applies the retention policy: ClickHouse TTL, MongoDB TTL index, and evidence "
-    "objects past their age deleted (never a confirmed alert's or a kept one, never a day the "
-    "lake does not hold); dry run by default, audited in PostgreSQL retention_audit.",
+    "objects and recorded video past their age deleted (never a confirmed alert's or a kept "
+    "one, never a day the lake does not hold); dry run by default, audited in PostgreSQL "
+    "retention_audit.",
 )
 def retention(
     context: AssetExecutionContext,
@@ -79,6 +91,7 @@ def retention(
         ttl = apply_store_ttls(stores, now, dry_run=config.dry_run)
         decisions = evidence_decisions(stores, now)
         deleted = act(stores, decisions, dry_run=config.dry_run)
+        forget_recordings(stores, decisions, dry_run=config.dry_run)
         audit(stores, context.run_id, now, config.dry_run, decisions)
     finally:
         stores.close()
@@ -130,21 +143,50 @@ def keep_flags(stores: Stores) -> list[str]:
 
 
 def evidence_decisions(stores: Stores, now: datetime) -> list[Decision]:
-    """What the policy decides for every evidence object."""
+    """What the policy decides for every evidence object and recorded segment."""
     s = stores.settings
     objects = [
         o
         for key, size in stores.list_keys(s.evidence_prefix + "/")
         if (o := parse_evidence(key, size)) is not None
     ]
-    return decide(
-        objects,
-        now=now,
-        policy=s.retention,
-        confirmed=confirmed_alerts(stores),
-        keep=keep_flags(stores),
-        lake_days=lake_days(stores),
+    videos = [
+        o
+        for key, size in stores.list_keys(RECORDINGS_PREFIX)
+        if (o := parse_evidence(key, size, video=True)) is not None
+    ]
+    confirmed = confirmed_alerts(stores)
+    keep = keep_flags(stores)
+    days = lake_days(stores)
+    common: dict[str, Any] = {
+        "now": now,
+        "policy": s.retention,
+        "confirmed": confirmed,
+        "keep": keep,
+        "lake_days": days,
+    }
+    return decide(objects, **common) + decide(
+        videos, **common, days=s.retention.recording_days, span=RECORDING_SPAN
     )
+
+
+def forget_recordings(stores: Stores, decisions: list[Decision], *, dry_run: bool) -> int:
+    """Delete the PostgreSQL ``recordings`` rows of deleted segments; returns how many."""
+    import psycopg
+
+    bucket = stores.settings.s3_bucket
+    uris = [
+        f"s3://{bucket}/{d.obj.key}"
+        for d in decisions
+        if d.action is Action.DELETE and d.obj.key.startswith(RECORDINGS_PREFIX)
+    ]
+    if dry_run or not uris:
+        return 0
+    with psycopg.connect(stores.settings.postgres_dsn.get_secret_value()) as conn:
+        if conn.execute("SELECT to_regclass('recordings')").fetchone() == (None,):
+            return 0
+        cur = conn.execute("DELETE FROM recordings WHERE uri = ANY(%s)", (uris,))
+        return cur.rowcount
 
 
 def act(stores: Stores, decisions: list[Decision], *, dry_run: bool) -> int:

@@ -1,4 +1,4 @@
-"""Which evidence objects a retention run deletes, and why each other one stays.
+"""Which evidence objects and recordings a retention run deletes, and why each other one stays.
 
 Pure: the asset lists the objects, the confirmed alerts and the keep flags, and hands them
 here with the days the lake holds (compacted from a complete archive). An object is deleted
@@ -10,12 +10,16 @@ only when all of these hold:
   ``confirmed_evidence_days``;
 - no keep flag names it (the exact key, or a prefix ending in ``/``);
 - the lake holds its day (``lake_days``): the events that point at it are in the cold tier.
+
+Recorded video segments (``recordings/<camera>/.../<start_us>.mp4``) follow the same rules with
+the camera's ``recording_days``; a segment counts as covering ``[start, start + span]`` (the
+longest segment there can be), so video that may show a confirmed alert is kept.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -23,6 +27,11 @@ from enum import StrEnum
 from etl.retention.policy import RetentionPolicy
 
 _KEY = re.compile(r"^(?P<prefix>.+?)/(?P<camera>[^/]+)/\d{4}/\d{2}/\d{2}/\d{2}/(?P<ts>\d+)\.jpg$")
+_RECORDING = re.compile(
+    r"^(?P<prefix>.+?)/(?P<camera>[^/]+)/\d{4}/\d{2}/\d{2}/\d{2}/(?P<ts>\d+)\.mp4$"
+)
+RECORDING_SPAN = timedelta(seconds=600)
+"""The longest a recorded segment can be (``record.segment_s`` is at most 600 s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +44,10 @@ class EvidenceObject:
     size: int
 
 
-def parse_evidence(key: str, size: int) -> EvidenceObject | None:
-    """The object behind ``evidence/<camera>/<yyyy>/<mm>/<dd>/<hh>/<micros>.jpg``, else None."""
-    m = _KEY.match(key)
+def parse_evidence(key: str, size: int, *, video: bool = False) -> EvidenceObject | None:
+    """The object behind ``evidence/<camera>/<yyyy>/<mm>/<dd>/<hh>/<micros>.jpg`` (with
+    ``video``: ``recordings/<camera>/<yyyy>/<mm>/<dd>/<hh>/<start micros>.mp4``), else None."""
+    m = (_RECORDING if video else _KEY).match(key)
     if m is None:
         return None
     ts = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(m["ts"]))
@@ -83,9 +93,13 @@ def decide(
     confirmed: Sequence[ConfirmedAlert],
     keep: Iterable[str],
     lake_days: frozenset[date],
+    days: Callable[[str], tuple[int, int]] | None = None,
+    span: timedelta = timedelta(0),
 ) -> list[Decision]:
-    """Decisions for every object past its camera's plain evidence age (younger ones stay
-    without a word); in key order."""
+    """Decisions for every object past its camera's plain age (younger ones stay without a
+    word); in key order. ``days`` gives a camera's (plain, confirmed) days (default: the
+    evidence days); an object covers ``[its time, its time + span]``."""
+    days = days or policy.days
     keep = list(keep)
     exact = {k for k in keep if not k.endswith("/")}
     prefixes = tuple(k for k in keep if k.endswith("/"))
@@ -95,7 +109,7 @@ def decide(
         by_camera.setdefault(a.camera_id, []).append(a)
     out: list[Decision] = []
     for obj in sorted(objects, key=lambda o: o.key):
-        plain, confirmed_days = policy.days(obj.camera_id)
+        plain, confirmed_days = days(obj.camera_id)
         age = now - obj.frame_ts
         if age <= timedelta(days=plain):
             continue
@@ -103,7 +117,7 @@ def decide(
             (
                 a
                 for a in by_camera.get(obj.camera_id, ())
-                if a.start <= obj.frame_ts <= (a.end or a.start)
+                if a.start - span <= obj.frame_ts <= (a.end or a.start)
             ),
             None,
         )

@@ -22,6 +22,9 @@ class CameraRetention(BaseModel):
     confirmed_evidence_days: int | None = Field(
         None, ge=1, description="days evidence of an operator-confirmed alert is kept"
     )
+    recordings_days: int | None = Field(
+        None, ge=1, description="days recorded video segments are kept"
+    )
 
 
 class RetentionPolicy(BaseModel):
@@ -44,6 +47,12 @@ class RetentionPolicy(BaseModel):
     )
     mongo_frames_days: int = Field(
         30, ge=1, description="days MongoDB keeps per-frame detection documents (a TTL index)"
+    )
+    recordings_days: int = Field(
+        14,
+        ge=1,
+        description="days recorded video segments (MP4) are kept; video covering an alert an "
+        "operator confirmed is kept confirmed_evidence_days",
     )
     cameras: dict[str, CameraRetention] = Field(
         default_factory=dict, description="per-camera overrides, by camera id"
@@ -72,6 +81,12 @@ class RetentionPolicy(BaseModel):
             else max(self.confirmed_evidence_days, plain)
         )
         return plain, confirmed
+
+    def recording_days(self, camera_id: str) -> tuple[int, int]:
+        """(recording days, days the video of a confirmed alert is kept) of one camera."""
+        o = self.cameras.get(camera_id)
+        plain = o.recordings_days if o and o.recordings_days else self.recordings_days
+        return plain, max(self.days(camera_id)[1], plain)
 
 
 class RetentionSettings(SinkSettings):

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from etl.retention.plan import (
+    RECORDING_SPAN,
     Action,
     ConfirmedAlert,
     EvidenceObject,
@@ -97,3 +98,49 @@ def test_nothing_is_deleted_beyond_the_lake() -> None:
         lake_days=frozenset({old.frame_ts.date()}),
     )
     assert d.action is Action.DELETE
+
+
+def test_recordings_follow_their_own_days_and_keep_confirmed_alerts_video() -> None:
+    policy = RetentionPolicy(
+        evidence_days=30,
+        confirmed_evidence_days=90,
+        recordings_days=14,
+        cameras={"gate": CameraRetention(recordings_days=3)},
+    )
+    assert policy.recording_days("yard") == (14, 90)
+    assert policy.recording_days("gate") == (3, 90)
+
+    def seg(cam: str, days_ago: float) -> EvidenceObject:
+        us = int((NOW - timedelta(days=days_ago)).timestamp() * 1_000_000)
+        t = NOW - timedelta(days=days_ago)
+        key = f"recordings/{cam}/{t:%Y/%m/%d/%H}/{us}.mp4"
+        parsed = parse_evidence(key, 10, video=True)
+        assert parsed is not None and parsed.camera_id == cam
+        assert parse_evidence(key, 10) is None  # not a JPEG
+        return parsed
+
+    young, old, gate, alert_video = (
+        seg("yard", 10),
+        seg("yard", 20),
+        seg("gate", 4),
+        seg("yard", 30),
+    )
+    # The alert starts 5 minutes into the segment that shows it.
+    confirmed = [
+        ConfirmedAlert("a9", "yard", alert_video.frame_ts + timedelta(minutes=5), None, None)
+    ]
+    decisions = decide(
+        [young, old, gate, alert_video],
+        now=NOW,
+        policy=policy,
+        confirmed=confirmed,
+        keep=[],
+        lake_days=frozenset((NOW - timedelta(days=d)).date() for d in range(200)),
+        days=policy.recording_days,
+        span=RECORDING_SPAN,
+    )
+    by = {d.obj.key: (d.action, d.reason) for d in decisions}
+    assert young.key not in by
+    assert by[old.key] == (Action.DELETE, "older than 14 days")
+    assert by[gate.key] == (Action.DELETE, "older than 3 days")
+    assert by[alert_video.key] == (Action.KEEP, "evidence of confirmed alert a9 (90 days)")
