@@ -20,7 +20,8 @@ from pathlib import Path
 
 from infra.stack import Stack
 from infra.stack.process import PidFile, free_port
-from vidsight.settings import Ports, StackSettings, load
+from infra.stack.settings import Ports, StackSettings
+from vidsight.settings import load
 
 PARTS = ("dagster", "dagster-daemon")
 

@@ -1,22 +1,26 @@
 """Settings of the analytics assets and sensors, and the store clients they use.
 
 ``AnalyticsSettings`` extends the sinks' settings (the same ClickHouse database, MongoDB
-database and archive prefix the sinks write) with the analytics' own knobs, each settable as
-``VIDSIGHT_<FIELD>``. The clients are built here so the asset bodies stay a few lines.
+database and archive prefix the sinks write: it reads the ``[sinks]`` table) with the analytics'
+own knobs, in the ``[etl]`` table or as ``VIDSIGHT_ETL_<FIELD>``. The clients are built here so
+the asset bodies stay a few lines.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 from clickhouse_connect.driver.client import Client
 from pydantic import Field
 
 from schemas.records import Severity
 from sinks.settings import SinkSettings
+from vidsight.s3 import s3_client
 from vidsight.settings import load
 
 
 class AnalyticsSettings(SinkSettings):
     """What the hourly/daily analytics read and how they judge it."""
+
+    section: ClassVar[str] = "etl"
 
     etl_grace_s: float = Field(
         300.0, ge=0, description="an hour is closed once a sink's watermark passed its end by this"
@@ -53,6 +57,4 @@ def clickhouse(settings: AnalyticsSettings) -> Client:
 
 
 def s3(settings: AnalyticsSettings) -> Any:
-    from producers.evidence_store import s3_client
-
-    return s3_client(settings, settings.store_timeout_s)
+    return s3_client(settings, timeout_s=settings.store_timeout_s, path_style=True)

@@ -13,9 +13,6 @@ import logging
 import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from producers.evidence import (
     EvidenceObject,
     EvidenceRef,
@@ -26,29 +23,8 @@ from producers.evidence import (
 from producers.metrics import EdgeMetrics
 from producers.sources.backoff import Backoff, BackoffPolicy
 from producers.spool import Spool
-from vidsight.settings import Endpoints
 
 log = logging.getLogger(__name__)
-
-
-def s3_client(endpoints: Endpoints, timeout_s: float) -> Any:
-    """A boto3 S3 client for the evidence bucket, failing fast (no SDK-level retries)."""
-    config = Config(
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        retries={"max_attempts": 1, "mode": "standard"},
-        s3={"addressing_style": "path"},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoints.s3_endpoint,
-        region_name=endpoints.s3_region,
-        aws_access_key_id=endpoints.s3_access_key.get_secret_value(),
-        aws_secret_access_key=endpoints.s3_secret_key.get_secret_value(),
-        config=config,
-    )
 
 
 class S3EvidenceStore:

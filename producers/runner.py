@@ -20,7 +20,7 @@ from typing import Any
 from producers.camera import CameraStatus, CameraWorker
 from producers.config import Camera
 from producers.detectors.onnx import ModelPool
-from producers.evidence_store import S3EvidenceStore, s3_client
+from producers.evidence_store import S3EvidenceStore
 from producers.forwarder import KafkaForwarder
 from producers.metrics import EdgeMetrics
 from producers.outbox import EventOutbox
@@ -28,6 +28,7 @@ from producers.settings import EdgeSettings
 from producers.spool import Spool
 from producers.spool_format import SpoolStats
 from schemas.registry_access import RegistryResolver, registry_client
+from vidsight.s3 import s3_client
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,10 @@ class EdgeRunner:
         store = None
         if evidence_spool is not None:
             store = S3EvidenceStore(
-                s3_client(s, s.s3_timeout_s), s.s3_bucket, evidence_spool, self.metrics
+                s3_client(s, timeout_s=s.s3_timeout_s, path_style=True),
+                s.s3_bucket,
+                evidence_spool,
+                self.metrics,
             )
             store.start()
         forwarder.start()

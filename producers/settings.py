@@ -1,22 +1,27 @@
 """Settings of the edge process (``vidsight edge ...``): the endpoints plus the edge's own knobs.
 
-Every field can be set as ``VIDSIGHT_<FIELD>`` or in the TOML settings file; build them in
-``main()`` with ``vidsight.settings.load(EdgeSettings, ...)``.
+The edge's own fields are set in the ``[edge]`` table of the TOML settings file or as
+``VIDSIGHT_EDGE_<FIELD>``; the shared endpoints and the S3 connection (the only store the edge
+writes) at the top level / ``VIDSIGHT_<FIELD>``. Build them in ``main()`` with
+``vidsight.settings.load(EdgeSettings, ...)``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from producers.motion import GATE_DEFAULTS
-from vidsight.settings import Endpoints
+from vidsight.s3 import S3Connection
+from vidsight.settings import Endpoints, MetricsSettings
 
 
-class EdgeSettings(Endpoints):
+class EdgeSettings(Endpoints, MetricsSettings, S3Connection):
     """How one edge process spools, publishes, uploads and decodes."""
+
+    section: ClassVar[str] = "edge"
 
     spool_dir: Path | None = Field(
         None, description="store-and-forward directory (default <data_dir>/edge-spool)"
@@ -60,10 +65,6 @@ class EdgeSettings(Endpoints):
     drain_timeout_s: float = Field(
         120.0, ge=0, description="how long a finished run waits to deliver what is spooled"
     )
-    metrics_port: int | None = Field(
-        None, ge=0, le=65535, description="serve Prometheus /metrics on this port (unset: off)"
-    )
-    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint binds")
     decoder_threads: int = Field(1, ge=0, le=64, description="decoder threads per camera")
     keyframe_only: bool = Field(
         True, description="decode only keyframes when they suffice for the analysis fps"

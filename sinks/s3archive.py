@@ -40,9 +40,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-import boto3
 import fastavro
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from schemas import catalog
@@ -52,6 +50,7 @@ from sinks.batching import Batch, BatchPolicy, PartitionBuffer, SourceMessage, T
 from sinks.errors import StoreUnavailableError
 from sinks.s3fence import ArchiveHandoffError, WriterFence
 from sinks.settings import SinkSettings
+from vidsight.s3 import s3_client
 
 log = logging.getLogger(__name__)
 
@@ -296,21 +295,10 @@ class S3ArchiveSink(Sink[SourceMessage]):
     def _s3(self) -> Any:
         if self._client is None:
             s = self.settings
-            self._client = boto3.client(
-                "s3",
-                endpoint_url=s.s3_endpoint,
-                region_name=s.s3_region,
-                aws_access_key_id=s.s3_access_key.get_secret_value(),
-                aws_secret_access_key=s.s3_secret_key.get_secret_value(),
-                config=Config(
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                    connect_timeout=s.store_timeout_s,
-                    read_timeout=s.store_timeout_s * 2,
-                    # No client retries: a retried PUT could land after the writer's fence
-                    # check by more than the hand-off (sinks/s3fence.py); the runner retries.
-                    retries={"max_attempts": 1, "mode": "standard"},
-                ),
+            # No client retries: a retried PUT could land after the writer's fence check by
+            # more than the hand-off (sinks/s3fence.py); the runner retries.
+            self._client = s3_client(
+                s, timeout_s=s.store_timeout_s, read_timeout_s=s.store_timeout_s * 2, retries=1
             )
         return self._client
 

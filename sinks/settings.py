@@ -1,20 +1,35 @@
 """Settings of a sink process (``vidsight sink run``, ``replay``, ``sql``).
 
-Every field can be set as ``VIDSIGHT_<FIELD>`` or in the TOML settings file; build them in
-``main()`` with ``vidsight.settings.load(SinkSettings, ...)``.
+The sinks' own fields are set in the ``[sinks]`` table of the TOML settings file or as
+``VIDSIGHT_SINKS_<FIELD>``; the shared endpoints and the four stores' connections (each owned
+next to its store) at the top level / ``VIDSIGHT_<FIELD>``. Build them in ``main()`` with
+``vidsight.settings.load(SinkSettings, ...)``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from vidsight.settings import Endpoints
+from sinks.clickhouse_settings import ClickHouseConnection
+from sinks.mongo_settings import MongoConnection
+from sinks.postgres_settings import PostgresConnection
+from vidsight.s3 import S3Connection
+from vidsight.settings import Endpoints, MetricsSettings
 
 
-class SinkSettings(Endpoints):
+class SinkSettings(
+    Endpoints,
+    MetricsSettings,
+    PostgresConnection,
+    MongoConnection,
+    ClickHouseConnection,
+    S3Connection,
+):
     """How the sinks consume, batch, retry and where they write."""
+
+    section: ClassVar[str] = "sinks"
 
     group_prefix: str = Field(
         "vidsight-sink",
@@ -49,10 +64,6 @@ class SinkSettings(Endpoints):
     store_timeout_s: float = Field(
         30.0, gt=0, description="connect/request timeout of the store clients"
     )
-    metrics_port: int | None = Field(
-        None, ge=0, le=65535, description="serve Prometheus /metrics on this port (unset: off)"
-    )
-    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint binds")
     clickhouse_database: str = Field(
         "vidsight", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="ClickHouse database"
     )

@@ -25,6 +25,7 @@ from schemas import catalog
 from schemas.records import BBox, Feedback, Verdict, feedback_id, now_micros
 from schemas.serde import Serde
 from stream_processors.errors import FeedbackError
+from stream_processors.feedback_settings import FeedbackSettings
 from stream_processors.runtime.kafka import AckingProducer, producer_config
 from stream_processors.runtime.settings import ProcessorSettings
 
@@ -94,14 +95,14 @@ def publish_feedback(settings: ProcessorSettings, serde: Serde, *records: Feedba
     producer.flush()
 
 
-def _connect(settings: ProcessorSettings) -> psycopg.Connection[Any]:
+def _connect(settings: FeedbackSettings) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(settings.postgres_dsn.get_secret_value(), connect_timeout=10)
     except psycopg.Error as exc:
         raise FeedbackError(f"PostgreSQL is not reachable: {type(exc).__name__}") from exc
 
 
-def find_alert(settings: ProcessorSettings, alert_id: str) -> AlertRef:
+def find_alert(settings: FeedbackSettings, alert_id: str) -> AlertRef:
     """The alert as PostgreSQL has it; FeedbackError when it is not (yet) there."""
     with _connect(settings) as conn:
         row = conn.execute(
@@ -134,7 +135,7 @@ class GivenVerdict:
 
 
 def list_feedback(
-    settings: ProcessorSettings, *, camera_id: str | None = None, limit: int = 100
+    settings: FeedbackSettings, *, camera_id: str | None = None, limit: int = 100
 ) -> Iterator[GivenVerdict]:
     """The latest verdicts (newest first), of one camera or all."""
     sql = (

@@ -26,7 +26,7 @@ from stream_processors.feedback import (
     publish_feedback,
     verdict_for,
 )
-from stream_processors.runtime.settings import ProcessorSettings
+from stream_processors.feedback_settings import FeedbackSettings
 from vidsight import settings as cfg
 from vidsight.options import DATA_DIR_OPTION
 
@@ -34,9 +34,9 @@ _ACTIONS = {"false_positive": Verdict.FALSE_POSITIVE, "confirm": Verdict.TRUE_PO
             "reopen": Verdict.UNKNOWN}  # fmt: skip
 
 
-def _settings(ctx: click.Context, data_dir: Path | None) -> ProcessorSettings:
+def _settings(ctx: click.Context, data_dir: Path | None) -> FeedbackSettings:
     root = ctx.find_root().obj or {}
-    return cfg.load(ProcessorSettings, config_file=root.get("config"), data_dir=data_dir)
+    return cfg.load(FeedbackSettings, config_file=root.get("config"), data_dir=data_dir)
 
 
 @click.group(name="feedback")

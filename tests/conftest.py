@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from vidsight.settings import Endpoints, Ports, StackSettings, load
+from infra.stack.settings import Ports, StackEndpoints, StackSettings
+from vidsight.settings import load
 
 
 @dataclass(frozen=True)
 class StackHandle:
     """Endpoints of the running test stack, as plain strings."""
 
-    endpoints: Endpoints
+    endpoints: StackEndpoints
     data_dir: Path
     settings: StackSettings | None
 
@@ -142,7 +143,8 @@ def stack() -> Iterator[StackHandle]:
     reuse = os.environ.get("VIDSIGHT_TEST_STACK")
     if reuse:
         data = Path(reuse).resolve()
-        yield StackHandle(endpoints=load(Endpoints, data_dir=data), data_dir=data, settings=None)
+        endpoints = load(StackEndpoints, data_dir=data)
+        yield StackHandle(endpoints=endpoints, data_dir=data, settings=None)
         return
     import shutil
 
@@ -156,7 +158,7 @@ def stack() -> Iterator[StackHandle]:
     try:
         stack.up()
         yield StackHandle(
-            endpoints=load(Endpoints, data_dir=data), data_dir=data, settings=settings
+            endpoints=load(StackEndpoints, data_dir=data), data_dir=data, settings=settings
         )
     finally:
         stack.down()

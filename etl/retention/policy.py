@@ -8,6 +8,8 @@ TTL index on the frame documents); the ``retention`` asset deletes expired evide
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sinks.settings import SinkSettings
@@ -90,7 +92,12 @@ class RetentionPolicy(BaseModel):
 
 
 class RetentionSettings(SinkSettings):
-    """The ETL's settings: the stores (as the sinks see them) plus the retention policy."""
+    """The ETL's settings: the stores (as the sinks see them) plus the retention policy.
+
+    It reads the ``[sinks]`` table (the sinks' database names and archive prefix), then the
+    ``[etl]`` table (``VIDSIGHT_ETL_<FIELD>``, e.g. ``VIDSIGHT_ETL_RETENTION__EVIDENCE_DAYS``)."""
+
+    section: ClassVar[str] = "etl"
 
     retention: RetentionPolicy = Field(
         default_factory=RetentionPolicy, description="retention tiers (see etl/retention)"

@@ -17,7 +17,7 @@ import httpx
 
 from infra.stack.errors import MissingBinaryError
 from infra.stack.parts import Part, _venv_bin
-from vidsight.settings import StackSettings
+from infra.stack.settings import StackSettings
 
 CODE_MODULE = "dagster_project.definitions"
 PG_URL_ENV = "VIDSIGHT_DAGSTER_PG_URL"

@@ -16,7 +16,7 @@ class PortInUseError(StackError):
         super().__init__(
             f"{component}: port {host}:{port} is already in use by another process; "
             "free it or choose another port "
-            f"(VIDSIGHT_PORTS__{component.upper().replace('-', '_')})"
+            f"(VIDSIGHT_STACK_PORTS__{component.upper().replace('-', '_')})"
         )
         self.component = component
         self.port = port

@@ -22,7 +22,8 @@ from urllib.parse import quote
 import httpx
 
 from infra.stack.errors import MissingBinaryError
-from vidsight.settings import SECRETS_DIR, StackSettings
+from infra.stack.settings import StackSettings
+from vidsight.settings import SECRETS_DIR
 
 log = logging.getLogger(__name__)
 

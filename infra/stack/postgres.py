@@ -128,7 +128,7 @@ def _check_reachable(entry: pwd.struct_passwd, binary: Path, data_parent: Path) 
                 "vidsight does not change permissions outside its data dir: use a data dir "
                 "under a folder other users may enter (--data-dir), allow it yourself "
                 f"(chmod o+x {blocking}), or point the stack at a PostgreSQL server "
-                "(VIDSIGHT_EXTERNAL_POSTGRES_DSN)"
+                "(VIDSIGHT_STACK_EXTERNAL_POSTGRES_DSN)"
             )
 
 

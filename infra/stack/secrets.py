@@ -16,7 +16,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from infra.stack.errors import StackError
-from vidsight.settings import SECRETS_DIR, StackSettings
+from infra.stack.settings import StackSettings
+from vidsight.settings import SECRETS_DIR
 
 # Field -> how a fresh value is made. Users are not secret, but they live beside their passwords.
 _GENERATED: dict[str, tuple[bool, int]] = {

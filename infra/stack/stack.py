@@ -24,8 +24,9 @@ from infra.stack import postgres as pg
 from infra.stack import secrets as sec
 from infra.stack.errors import PortInUseError, StackError
 from infra.stack.process import PidFile, PidRecord, port_is_free, spawn, stop, tail
+from infra.stack.settings import StackSettings
 from vidsight.redact import redact_text, redact_url
-from vidsight.settings import STACK_FILE, StackSettings
+from vidsight.settings import STACK_FILE
 
 log = logging.getLogger(__name__)
 
@@ -249,8 +250,8 @@ class Stack:
         if not pg.reachable(ext):
             raise StackError(
                 f"postgres: the configured server {redact_url(ext)} does not answer "
-                "(external_postgres_dsn, env VIDSIGHT_EXTERNAL_POSTGRES_DSN); unset it to run "
-                "the embedded PostgreSQL instead"
+                "(external_postgres_dsn, env VIDSIGHT_STACK_EXTERNAL_POSTGRES_DSN); unset it to "
+                "run the embedded PostgreSQL instead"
             )
         database = self.postgres_database()
         pg.ensure_database(ext, database)

@@ -1,7 +1,8 @@
 """Settings of the registry process (``python -m schemas.registry``).
 
 The shared endpoints (``kafka_bootstrap``, ``kafka_config`` for SASL/TLS) plus the registry's
-own options, from ``VIDSIGHT_*`` environment variables, the config file and the command line,
+own options (the ``[registry]`` table of the config file; ``VIDSIGHT_REGISTRY_<...>``: the
+fields already carry the prefix), from the environment, the config file and the command line,
 built once in ``main()`` with :func:`vidsight.settings.load`. Basic auth is on when
 ``registry_user`` is set; the user and password come from the stack's secrets folder
 (``<data_dir>/secrets/registry_user``, ``registry_password``) or ``VIDSIGHT_REGISTRY_*``
@@ -10,6 +11,8 @@ variables, never from the command line.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, model_validator
 
 from schemas.registry.compatibility import Compatibility
@@ -17,6 +20,10 @@ from vidsight.settings import Endpoints
 
 
 class RegistrySettings(Endpoints):
+    """How the schema registry listens, where it keeps its records and whom it lets in."""
+
+    section: ClassVar[str] = "registry"
+
     registry_host: str = Field("127.0.0.1", description="address the REST API listens on")
     registry_port: int = Field(8081, ge=1, le=65535, description="port the REST API listens on")
     registry_topic: str = Field(

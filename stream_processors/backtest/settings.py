@@ -1,17 +1,25 @@
 """Settings of a backtest (``vidsight sensors backtest``, the console's "what would this have
-done"): the processor's settings (topics, rules tuning, broker, registry, S3) plus where the
-archive lives. Build them with ``vidsight.settings.load(BacktestSettings, ...)``."""
+done"): the processor's settings (topics, rules tuning, broker, registry) plus S3 and where the
+archive lives. It reads the ``[processor]`` table (so it tunes the rules as the worker does),
+then its own ``[backtest]`` table (``VIDSIGHT_BACKTEST_<FIELD>`` beats
+``VIDSIGHT_PROCESSOR_<FIELD>``). Build them with ``vidsight.settings.load(BacktestSettings,
+...)``."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from pydantic import Field
 
 from stream_processors.runtime.settings import ProcessorSettings
+from vidsight.s3 import S3Connection
 
 
-class BacktestSettings(ProcessorSettings):
+class BacktestSettings(ProcessorSettings, S3Connection):
     """How a backtest finds the recorded events; the rules tuning is the processor's
     (``engine``), so a backtest evaluates sensors exactly as the running worker does."""
+
+    section: ClassVar[str] = "backtest"
 
     archive_prefix: str = Field(
         "archive",

@@ -15,8 +15,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import Consumer, Message
 
@@ -34,6 +32,7 @@ from stream_processors.runtime.kafka import (
     end_offsets,
     read_to_end,
 )
+from vidsight.s3 import s3_client
 
 log = logging.getLogger(__name__)
 
@@ -204,17 +203,7 @@ class ArchiveReader:
 
 
 def _client(settings: BacktestSettings) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key.get_secret_value(),
-        aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
-        config=Config(
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        ),
-    )
+    return s3_client(settings, retries=None)
 
 
 def read_topic(

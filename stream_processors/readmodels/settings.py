@@ -1,6 +1,7 @@
 """Settings of a read-model worker (``vidsight readmodels run``).
 
-Every field can be set as ``VIDSIGHT_<FIELD>`` or in the TOML settings file; build them in
+The worker's own fields are set in the ``[readmodels]`` table of the TOML settings file or as
+``VIDSIGHT_READMODELS_<FIELD>``; the shared endpoints at the top level. Build them in
 ``main()`` with ``vidsight.settings.load(ReadModelSettings, ...)``. The defaults suit the
 local stack's broker (see DESIGN.md "Local embedded stack"); on a real Kafka cluster raise
 ``producer_max_batch_bytes`` and ``fetch_max_wait_ms``.
@@ -8,7 +9,7 @@ local stack's broker (see DESIGN.md "Local embedded stack"); on a real Kafka clu
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -17,6 +18,8 @@ from vidsight.settings import Endpoints
 
 class ReadModelSettings(Endpoints):
     """How a read-model worker consumes, where it keeps state and where it serves HTTP."""
+
+    section: ClassVar[str] = "readmodels"
 
     app_id: str = Field(
         "vidsight-readmodels",

@@ -1,22 +1,23 @@
 """Settings of the detections-path worker (``vidsight process run``).
 
-Every field can be set as ``VIDSIGHT_<FIELD>`` (nested: ``VIDSIGHT_TOPICS__ALERTS``) or in the
-TOML settings file; build them in ``main()`` with ``vidsight.settings.load(ProcessorSettings,
-...)``. The defaults suit the local stack's broker (DESIGN.md "Local embedded stack"): short
-fetch waits because it never ends a fetch early, a short session because JoinGroup waits
-about half of it.
+The worker's own fields are set in the ``[processor]`` table of the TOML settings file or as
+``VIDSIGHT_PROCESSOR_<FIELD>`` (nested: ``VIDSIGHT_PROCESSOR_TOPICS__ALERTS``); it uses no
+store, only the shared endpoints (top level / ``VIDSIGHT_<FIELD>``). Build them in ``main()``
+with ``vidsight.settings.load(ProcessorSettings, ...)``. The defaults suit the local stack's
+broker (DESIGN.md "Local embedded stack"): short fetch waits because it never ends a fetch
+early, a short session because JoinGroup waits about half of it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas import catalog
 from stream_processors.errors import OptionsError
 from stream_processors.rules import EngineOptions
-from vidsight.settings import Endpoints
+from vidsight.settings import Endpoints, MetricsSettings
 
 _TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
 
@@ -47,8 +48,10 @@ class ProcessorTopics(BaseModel):
     )
 
 
-class ProcessorSettings(Endpoints):
+class ProcessorSettings(Endpoints, MetricsSettings):
     """How the detections-path worker consumes, batches, checkpoints and reports."""
+
+    section: ClassVar[str] = "processor"
 
     group_id: str = Field(
         "vidsight-processor",
@@ -145,10 +148,6 @@ class ProcessorSettings(Endpoints):
     producer_config: dict[str, str] = Field(
         default_factory=dict, description="extra librdkafka producer settings passed through"
     )
-    metrics_port: int = Field(
-        0, ge=0, le=65535, description="serve Prometheus /metrics on this port (0: off)"
-    )
-    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint binds")
 
     @field_validator("engine")
     @classmethod

@@ -178,11 +178,11 @@ def jpeg_bytes(width: int = 320, height: int = 180) -> bytes:
 
 
 def upload_evidence(stack: Any, camera: str, data: bytes | None = None) -> str:
-    from producers.evidence_store import s3_client
+    from vidsight.s3 import s3_client
 
     ts = now_micros()
     key = f"evidence/{camera}/2026/01/01/00/{ts}.jpg"
-    s3_client(stack.endpoints, 10).put_object(
+    s3_client(stack.endpoints, timeout_s=10, path_style=True).put_object(
         Bucket=stack.endpoints.s3_bucket, Key=key, Body=data or jpeg_bytes()
     )
     return f"s3://{stack.endpoints.s3_bucket}/{key}"

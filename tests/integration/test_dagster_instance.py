@@ -14,7 +14,8 @@ import pytest
 
 from dagster_project.launch import DagsterClient, materialize
 from infra.stack import Stack
-from vidsight.settings import StackSettings, load
+from infra.stack.settings import StackSettings
+from vidsight.settings import load
 
 pytestmark = pytest.mark.integration
 

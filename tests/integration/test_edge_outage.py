@@ -32,6 +32,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from infra.stack import Stack
 from infra.stack.process import PidFile
+from infra.stack.settings import StackEndpoints, StackSettings
 from producers.config import Camera
 from producers.events import decode_event
 from producers.runner import EdgeRunner
@@ -42,7 +43,7 @@ from schemas import catalog
 from schemas.records import FrameRef
 from schemas.serde import InMemorySchemaResolver, Serde
 from schemas.topics import create_topics
-from vidsight.settings import Endpoints, StackSettings, load
+from vidsight.settings import load
 
 pytestmark = pytest.mark.integration
 
@@ -53,14 +54,14 @@ OUTAGE_S = 30.0
 @pytest.fixture(scope="module")
 def own_stack(
     tmp_path_factory: pytest.TempPathFactory, stack_settings_factory: Callable[..., StackSettings]
-) -> Iterator[tuple[Stack, Endpoints]]:
+) -> Iterator[tuple[Stack, StackEndpoints]]:
     data_dir = tmp_path_factory.mktemp("edge-outage-stack")
     settings = stack_settings_factory(data_dir)
     stack = Stack(settings, ["s3", "kafka", "schema-registry"])
     try:
         stack.up()
         # Addresses and the credentials generated at `up`, as every client reads them.
-        endpoints = load(Endpoints, data_dir=data_dir)
+        endpoints = load(StackEndpoints, data_dir=data_dir)
         create_topics(endpoints.kafka_client_config())
         yield stack, endpoints
     finally:
@@ -68,7 +69,7 @@ def own_stack(
 
 
 def frames_on_broker(
-    endpoints: Endpoints,
+    endpoints: StackEndpoints,
     cameras: set[str],
     until: Callable[[dict[str, list[int]]], bool],
     timeout_s: float,
@@ -137,7 +138,7 @@ def edge_process(args: list[str], env: dict[str, str], log: Path) -> subprocess.
 
 
 def test_broker_outage_and_kill_9_lose_nothing(
-    own_stack: tuple[Stack, Endpoints], tmp_path: Path
+    own_stack: tuple[Stack, StackEndpoints], tmp_path: Path
 ) -> None:
     stack, endpoints = own_stack
     run = uuid.uuid4().hex[:6]
@@ -234,7 +235,7 @@ def test_broker_outage_and_kill_9_lose_nothing(
 
 @pytest.fixture
 def s3_later(
-    own_stack: tuple[Stack, Endpoints],
+    own_stack: tuple[Stack, StackEndpoints],
     tmp_path: Path,
     stack_settings_factory: Callable[..., StackSettings],
 ) -> Iterator[Stack]:
@@ -252,7 +253,7 @@ def s3_later(
 
 
 def test_s3_outage_spools_evidence_and_uploads_it_later(
-    own_stack: tuple[Stack, Endpoints], s3_later: Stack, tmp_path: Path
+    own_stack: tuple[Stack, StackEndpoints], s3_later: Stack, tmp_path: Path
 ) -> None:
     _, endpoints = own_stack
     later = s3_later.endpoints()

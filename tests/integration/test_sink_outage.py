@@ -17,13 +17,14 @@ import pytest
 from test_sink_env import isolated
 
 from infra.stack import Stack
+from infra.stack.settings import StackEndpoints
 from schemas import catalog
 from sinks.metrics import SinkMetrics
 from sinks.runner import RunOptions
 from sinks.service import ServiceResult, run_sinks
 from tests.support import samples
 from tests.support.waiting import wait_for
-from vidsight.settings import Endpoints, load
+from vidsight.settings import load
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,7 +55,7 @@ def test_store_down_for_20s_backs_off_then_catches_up(
     own.up()
     try:
         # The own stack's endpoints and credentials, as any client of it reads them.
-        mine = load(Endpoints, data_dir=enterable_tmp_path / "own")
+        mine = load(StackEndpoints, data_dir=enterable_tmp_path / "own")
         tag = f"out{store[:2]}{uuid.uuid4().hex[:5]}"
         target = (
             {"clickhouse_url": mine.clickhouse_url, "clickhouse_password": mine.clickhouse_password}

@@ -14,7 +14,8 @@ import pytest
 
 from infra.stack import PortInUseError, Stack
 from infra.stack.parts import PART_ORDER
-from vidsight.settings import Endpoints, load
+from infra.stack.settings import StackEndpoints
+from vidsight.settings import load
 
 pytestmark = pytest.mark.integration
 
@@ -264,7 +265,7 @@ def test_data_survives_down_up_with_embedded_postgres(
     stack = Stack(settings, names)  # type: ignore[arg-type]
     stack.up()
     try:
-        endpoints = load(Endpoints, data_dir=tmp_path / "persist")
+        endpoints = load(StackEndpoints, data_dir=tmp_path / "persist")
         ep = {
             **stack.endpoints(),
             "postgres_dsn": endpoints.postgres_dsn.get_secret_value(),
@@ -514,7 +515,7 @@ def test_two_data_dirs_on_one_configured_postgres_get_a_database_each(
             assert "***" in state["postgres"]["dsn"] or "@" not in state["postgres"]["dsn"]
         assert databases[0] != databases[1]
         assert all(d.startswith("vidsight_") for d in databases)
-        dsn_a = load(Endpoints, data_dir=tmp_path / "site-a").postgres_dsn.get_secret_value()
+        dsn_a = load(StackEndpoints, data_dir=tmp_path / "site-a").postgres_dsn.get_secret_value()
         import psycopg
 
         with psycopg.connect(dsn_a) as conn:

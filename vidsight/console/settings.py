@@ -1,17 +1,32 @@
-"""Settings of ``vidsight console``: where it listens, who may log in, its caps."""
+"""Settings of ``vidsight console``: where it listens, who may log in, its caps.
+
+Its own fields are set in the ``[console]`` table of the TOML settings file or as
+``VIDSIGHT_CONSOLE_<FIELD>`` (``console_password`` stays ``VIDSIGHT_CONSOLE_PASSWORD``); the
+shared endpoints and the four stores' connections at the top level / ``VIDSIGHT_<FIELD>``.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr, field_validator
 
-from vidsight.settings import Endpoints
+from sinks.clickhouse_settings import ClickHouseConnection
+from sinks.mongo_settings import MongoConnection
+from sinks.postgres_settings import PostgresConnection
+from vidsight.s3 import S3Connection
+from vidsight.settings import Endpoints, check_http_url
 
 LOCAL_OPERATOR = "operator"
 """The account the local stack generates (its password: ``DATA_DIR/secrets/console_password``)."""
 
 
-class ConsoleSettings(Endpoints):
+class ConsoleSettings(
+    Endpoints, PostgresConnection, MongoConnection, ClickHouseConnection, S3Connection
+):
     """The operator console: a web app over the topics and stores (writes events only)."""
+
+    section: ClassVar[str] = "console"
 
     host: str = Field("127.0.0.1", description="address the console binds (loopback by default)")
     port: int = Field(8088, ge=1, le=65535, description="port the console listens on")
@@ -61,9 +76,7 @@ class ConsoleSettings(Endpoints):
     @field_validator("readmodels_url")
     @classmethod
     def _check_rm_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value.rstrip("/")
+        return check_http_url(value)
 
     @field_validator("users")
     @classmethod

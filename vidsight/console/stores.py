@@ -217,9 +217,9 @@ class Stores:
         """The bytes and content type of an evidence object, None when missing or too big."""
         from botocore.exceptions import ClientError
 
-        from producers.evidence_store import s3_client
+        from vidsight.s3 import s3_client
 
-        client = s3_client(self.s, self.s.store_timeout_s)
+        client = s3_client(self.s, timeout_s=self.s.store_timeout_s, path_style=True)
         try:
             head = client.head_object(Bucket=self.s.s3_bucket, Key=key)
             if int(head["ContentLength"]) > self.s.evidence_max_bytes:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from infra.stack.settings import StackEndpoints, StackSettings
 from schemas.records import CrossingDirection
 from vidsight import settings as cfg
 from vidsight.demo.pipeline import Progress as PipelineProgress
@@ -114,7 +115,7 @@ def _print_summary(run: DemoRun) -> None:
     console.print(rows)
 
 
-def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_dir: Path) -> None:
+def _print_next(run: DemoRun, endpoints: StackEndpoints, dagster_url: str, data_dir: Path) -> None:
     d = f"--data-dir {data_dir}"
     console.print("\n[bold]Endpoints[/]")
     for name, url in (
@@ -150,7 +151,7 @@ def _print_next(run: DemoRun, endpoints: cfg.Endpoints, dagster_url: str, data_d
 
 def _console_url(data_dir: Path) -> str:
     """Where `vidsight up` serves the operator console (host and port of the stack's settings)."""
-    stack = cfg.load(cfg.StackSettings, data_dir=data_dir)
+    stack = cfg.load(StackSettings, data_dir=data_dir)
     return f"http://{stack.host}:{stack.ports.console}"
 
 
@@ -203,13 +204,13 @@ def demo(
     from vidsight.demo.smoke import smoke_produce_consume
 
     started = time.monotonic()
-    settings = _load(ctx, cfg.StackSettings, data_dir)
+    settings = _load(ctx, StackSettings, data_dir)
     with console.status("starting the local stack (first start takes a few seconds)..."):
         statuses = Stack(settings).up()
     parts = (f"{s.name} {'[green]up[/]' if s.healthy else '[red]down[/]'}" for s in statuses)
     console.print("stack: " + ", ".join(parts), highlight=False)
     data_dir = settings.data_dir
-    endpoints = _load(ctx, cfg.Endpoints, data_dir)
+    endpoints = _load(ctx, StackEndpoints, data_dir)
     with console.status("creating topics and registering schemas..."):
         topics = create_topics(endpoints.kafka_client_config())
         registered = register_all(endpoints)

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 import psycopg
 import pymongo
 
-from producers.evidence_store import s3_client
 from schemas.records import CrossingDirection, from_micros
 from sinks.mongo import DETECTIONS as MONGO_FRAMES
 from sinks.settings import SinkSettings
 from sinks.sql import run_query
+from vidsight.s3 import s3_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ def mongo_counts(settings: SinkSettings, cameras: Sequence[str], since_us: int) 
 
 def s3_counts(settings: SinkSettings, cameras: Sequence[str], since_us: int) -> dict[str, int]:
     """Archive objects and evidence images written since ``since_us`` (wall clock)."""
-    s3 = s3_client(settings, timeout_s=10.0)
+    s3 = s3_client(settings, timeout_s=10.0, path_style=True)
     # LastModified has whole seconds: a second of slack keeps objects of the first second.
     since = datetime.fromtimestamp(since_us / 1e6 - 1.0, UTC)
     paginator = s3.get_paginator("list_objects_v2")
@@ -177,7 +177,7 @@ def store_totals(settings: SinkSettings) -> dict[str, dict[str, int]]:
         }
     finally:
         client.close()
-    s3 = s3_client(settings, timeout_s=10.0)
+    s3 = s3_client(settings, timeout_s=10.0, path_style=True)
     paginator = s3.get_paginator("list_objects_v2")
 
     def count(prefix: str) -> int:

@@ -56,7 +56,7 @@ def test_unhealthy_daemons_are_the_required_ones_without_heartbeat() -> None:
 
 
 def test_parts_put_no_secret_on_the_command_line(tmp_path: Path) -> None:
-    from vidsight.settings import StackSettings
+    from infra.stack.settings import StackSettings
 
     url = "postgresql+psycopg2://postgres:s3cret@127.0.0.1:1/dagster"
     settings = StackSettings(data_dir=tmp_path)

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.stack.settings import StackEndpoints
 from stream_processors.readmodels.kafka_auth import parse_security
-from vidsight.settings import Endpoints, load
+from vidsight.settings import load
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "infra" / "deploy"
@@ -289,7 +290,7 @@ def test_template_and_secret_files_give_every_client_its_credentials(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("VIDSIGHT_DATA_DIR", str(tmp_path))
-    settings = load(Endpoints)
+    settings = load(StackEndpoints)
     assert settings.kafka_client_config()["sasl.password"] == "pw-kafka"
     assert parse_security(settings.kafka_config).protocol == "SASL_SSL"
     assert settings.clickhouse_user == "vidsight"

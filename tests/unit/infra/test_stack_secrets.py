@@ -9,8 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from infra.stack import secrets as sec
+from infra.stack.settings import StackEndpoints, StackSettings
 from vidsight.errors import ConfigError
-from vidsight.settings import Endpoints, StackSettings, load
+from vidsight.settings import load
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +48,7 @@ def test_generated_once_kept_private_and_read_by_every_client(tmp_path: Path) ->
     assert first.s3_secret_key.get_secret_value() != "vidsight-local-secret"
     again = sec.ensure_secrets(StackSettings(data_dir=tmp_path), tmp_path)
     assert again.clickhouse_password.get_secret_value() == password, "stable across ups"
-    client = load(Endpoints, data_dir=tmp_path)
+    client = load(StackEndpoints, data_dir=tmp_path)
     assert client.clickhouse_password.get_secret_value() == password
     assert client.registry_auth() == ("vidsight", first.registry_password.get_secret_value())
     conf = client.registry_client_config()
@@ -73,13 +74,14 @@ def test_a_readable_secret_file_is_tightened(tmp_path: Path) -> None:
 def test_env_wins_over_the_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sec.ensure_secrets(StackSettings(data_dir=tmp_path), tmp_path)
     monkeypatch.setenv("VIDSIGHT_CLICKHOUSE_PASSWORD", "from-env")
-    assert load(Endpoints, data_dir=tmp_path).clickhouse_password.get_secret_value() == "from-env"
+    client = load(StackEndpoints, data_dir=tmp_path)
+    assert client.clickhouse_password.get_secret_value() == "from-env"
 
 
 def test_unreadable_secret_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "clickhouse_password").mkdir(parents=True)
     with pytest.raises(ConfigError, match="clickhouse_password"):
-        load(Endpoints, data_dir=tmp_path)
+        load(StackEndpoints, data_dir=tmp_path)
 
 
 def test_console_secrets_generated_once_and_read_by_the_console(tmp_path: Path) -> None:

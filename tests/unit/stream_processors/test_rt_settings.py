@@ -24,7 +24,7 @@ def test_defaults_follow_the_catalog_and_the_local_broker() -> None:
     assert s.group_id == "vidsight-processor"
     assert s.topics.detections == catalog.DETECTIONS
     assert s.topics.changelog == catalog.PROCESSOR_CHANGELOG
-    assert s.metrics_port == 0
+    assert s.metrics_port is None  # no metrics endpoint unless asked for
     assert s.engine_options() == EngineOptions()
     conf = consumer_config(s)
     assert conf["fetch.wait.max.ms"] == 10 and conf["enable.auto.commit"] is False

@@ -1,4 +1,6 @@
-"""Settings: env prefix, TOML file, stack.json layering, and errors that name the key."""
+"""Settings: env prefix, TOML file, stack.json layering, and errors that name the key.
+
+Sections per process kind are tested in test_settings_sections.py."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from infra.stack.settings import StackEndpoints, StackSettings
 from vidsight.errors import ConfigError
-from vidsight.settings import Endpoints, StackSettings, load
+from vidsight.settings import Endpoints, load
 
 
 @pytest.fixture(autouse=True)
@@ -54,10 +57,10 @@ def test_stack_file_supplies_endpoints(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "value", "key"),
     [
-        ("VIDSIGHT_PORTS__KAFKA", "70000", "ports.kafka"),
+        ("VIDSIGHT_STACK_PORTS__KAFKA", "70000", "ports.kafka"),
         ("VIDSIGHT_KAFKA_BOOTSTRAP", "no-port", "kafka_bootstrap"),
         ("VIDSIGHT_REGISTRY_URL", "ftp://x", "registry_url"),
-        ("VIDSIGHT_POSTGRES_DATABASE", "Bad-Name", "postgres_database"),
+        ("VIDSIGHT_STACK_POSTGRES_DATABASE", "Bad-Name", "postgres_database"),
     ],
 )
 def test_bad_value_names_key_value_and_rule(
@@ -102,12 +105,12 @@ def test_stack_file_supplies_ports_for_stack_commands(tmp_path: Path) -> None:
 def test_non_loopback_host_refused_without_explicit_consent(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
 ) -> None:
-    monkeypatch.setenv("VIDSIGHT_HOST", host)
+    monkeypatch.setenv("VIDSIGHT_STACK_HOST", host)
     with pytest.raises(ConfigError) as info:
         load(StackSettings, data_dir=tmp_path)
-    assert "host (env VIDSIGHT_HOST)" in str(info.value)
+    assert "host (env VIDSIGHT_STACK_HOST, [stack] in the file)" in str(info.value)
     assert "allow_non_loopback" in str(info.value)
-    monkeypatch.setenv("VIDSIGHT_ALLOW_NON_LOOPBACK", "1")
+    monkeypatch.setenv("VIDSIGHT_STACK_ALLOW_NON_LOOPBACK", "1")
     assert load(StackSettings, data_dir=tmp_path).host == host
 
 
@@ -115,14 +118,14 @@ def test_non_loopback_host_refused_without_explicit_consent(
 def test_loopback_hosts_accepted(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
 ) -> None:
-    monkeypatch.setenv("VIDSIGHT_HOST", host)
+    monkeypatch.setenv("VIDSIGHT_STACK_HOST", host)
     assert load(StackSettings, data_dir=tmp_path).host == host
 
 
 def test_empty_clickhouse_user_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("VIDSIGHT_CLICKHOUSE_USER", "")
     with pytest.raises(ConfigError) as info:
-        load(Endpoints, data_dir=tmp_path)
+        load(StackEndpoints, data_dir=tmp_path)
     assert "clickhouse_user (env VIDSIGHT_CLICKHOUSE_USER)" in str(info.value)
 
 
