@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from producers.frames import Frame
 from producers.motion import MotionResult
 from schemas.records import BBox
+
+if TYPE_CHECKING:
+    from producers.detectors.onnx import ModelPool
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,20 @@ class Detector(Protocol):
     def close(self) -> None:
         """Release the plugin's resources."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorPlugin(Generic[OptionsT]):
+    """One detector kind: its name in ``detector.kind``, its options model, how to build it.
+
+    Each detector module defines its plugin as ``PLUGIN``; ``factory.py`` lists the modules.
+    """
+
+    kind: str
+    options: type[OptionsT]
+    build: Callable[[OptionsT, ModelPool], Detector]
+    """Builds the detector from validated options (may load models, raise DetectorError);
+    the pool shares loaded model sessions between cameras."""
 
 
 def clip_box(x1: float, y1: float, x2: float, y2: float) -> BBox | None:

@@ -1,5 +1,9 @@
 """Build a detector plugin from a camera's detector block (kind + options).
 
+Each detector kind is one module that defines its options model and detector class and
+names them in its ``PLUGIN`` (:class:`~producers.detectors.base.DetectorPlugin`); ``PLUGINS``
+below lists those modules, and nothing else branches on a detector kind.
+
 Options are validated per plugin (unknown keys are rejected with the allowed ones listed).
 A few options apply to every kind and are consumed by the pipeline, not the plugin:
 ``gate`` (run the motion gate; false analyses every sampled frame), the gate's own
@@ -14,22 +18,30 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from producers.detectors.base import Detector
-from producers.detectors.ground_truth import GroundTruthDetector, GroundTruthOptions
-from producers.detectors.hog import HogOptions
-from producers.detectors.motion import MotionDetector, MotionOptions
-from producers.detectors.onnx import ModelPool, OnnxOptions
+from producers.detectors import ground_truth, hog, motion, onnx
+from producers.detectors.base import Detector, DetectorPlugin
+from producers.detectors.onnx import ModelPool
 from producers.errors import DetectorError
 from producers.motion import GateOptions
 
-_PLUGIN_OPTIONS: dict[str, type[BaseModel]] = {
-    "motion": MotionOptions,
-    "hog": HogOptions,
-    "onnx": OnnxOptions,
-    "ground_truth": GroundTruthOptions,
-}
-DETECTOR_KINDS: tuple[str, ...] = tuple(_PLUGIN_OPTIONS)
+PLUGINS: tuple[DetectorPlugin[Any], ...] = (
+    motion.PLUGIN,
+    hog.PLUGIN,
+    onnx.PLUGIN,
+    ground_truth.PLUGIN,
+)
+"""Every detector kind, in the order messages list them."""
+_BY_KIND: Mapping[str, DetectorPlugin[Any]] = {p.kind: p for p in PLUGINS}
+DETECTOR_KINDS: tuple[str, ...] = tuple(_BY_KIND)
 """Every detector plugin name accepted in a camera's ``detector.kind``."""
+
+
+def plugin_for(kind: str) -> DetectorPlugin[Any]:
+    """The plugin of a detector kind; DetectorError naming the known kinds otherwise."""
+    plugin = _BY_KIND.get(kind)
+    if plugin is None:
+        raise DetectorError(f"unknown detector kind {kind!r}; known: {', '.join(DETECTOR_KINDS)}")
+    return plugin
 
 
 class CommonOptions(GateOptions):
@@ -47,9 +59,7 @@ class CommonOptions(GateOptions):
 
 def split_options(kind: str, options: Mapping[str, Any]) -> tuple[CommonOptions, BaseModel]:
     """Validate a detector block: (common options, the plugin's own options)."""
-    model = _PLUGIN_OPTIONS.get(kind)
-    if model is None:
-        raise DetectorError(f"unknown detector kind {kind!r}; known: {', '.join(DETECTOR_KINDS)}")
+    model = plugin_for(kind).options
     common_keys = set(CommonOptions.model_fields)
     common = {k: v for k, v in options.items() if k in common_keys}
     own = {k: v for k, v in options.items() if k not in common_keys}
@@ -65,16 +75,9 @@ def split_options(kind: str, options: Mapping[str, Any]) -> tuple[CommonOptions,
 
 def build_detector(kind: str, options: BaseModel, pool: ModelPool) -> Detector:
     """The plugin instance for validated options (loads models, may raise DetectorError)."""
-    if isinstance(options, MotionOptions):
-        return MotionDetector(options)
-    if isinstance(options, HogOptions):
-        from producers.detectors.hog import HogDetector
-
-        return HogDetector(options)
-    if isinstance(options, OnnxOptions):
-        from producers.detectors.onnx import OnnxDetector
-
-        return OnnxDetector(options, pool)
-    if isinstance(options, GroundTruthOptions):
-        return GroundTruthDetector(options)
-    raise DetectorError(f"no plugin for detector kind {kind!r}")
+    plugin = plugin_for(kind)
+    if not isinstance(options, plugin.options):
+        raise DetectorError(
+            f"detector {kind}: options are {type(options).__name__}, not {plugin.options.__name__}"
+        )
+    return plugin.build(options, pool)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from producers.detectors.base import Detection
+from producers.detectors.base import Detection, DetectorPlugin
 from producers.errors import DetectorError
 from producers.frames import Frame
 from producers.motion import MotionResult
@@ -45,3 +45,8 @@ class GroundTruthDetector:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+PLUGIN = DetectorPlugin(
+    "ground_truth", GroundTruthOptions, lambda options, _pool: GroundTruthDetector(options)
+)

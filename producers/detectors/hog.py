@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from producers.detectors.base import Detection, clip_box
+from producers.detectors.base import Detection, DetectorPlugin, clip_box
 from producers.detectors.yolo import nms
 from producers.frames import Frame
 from producers.motion import MotionResult
@@ -69,3 +69,6 @@ class HogDetector:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+PLUGIN = DetectorPlugin("hog", HogOptions, lambda options, _pool: HogDetector(options))

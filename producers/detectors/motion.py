@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from producers.detectors.base import Detection, clip_box
+from producers.detectors.base import Detection, DetectorPlugin, clip_box
 from producers.frames import Frame
 from producers.motion import MotionResult
 
@@ -59,3 +59,6 @@ class MotionDetector:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+PLUGIN = DetectorPlugin("motion", MotionOptions, lambda options, _pool: MotionDetector(options))

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from pydantic import BaseModel, ConfigDict, Field
 
-from producers.detectors.base import Detection, clip_box
+from producers.detectors.base import Detection, DetectorPlugin, clip_box
 from producers.detectors.yolo import (
     Letterbox,
     decode_yolo,
@@ -194,3 +194,6 @@ class OnnxDetector:
 
     def close(self) -> None:
         """The session stays in the pool for other cameras."""
+
+
+PLUGIN = DetectorPlugin("onnx", OnnxOptions, OnnxDetector)
