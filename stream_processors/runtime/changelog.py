@@ -19,11 +19,12 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 
-from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from stream_processors.runtime.errors import RestoreError
-from stream_processors.runtime.kafka import FIRST_OFFSET, AckingProducer
+from vidsight.kafka.clients import REAL_CLIENTS, ConsumerFactory
+from vidsight.kafka.producer import AckingProducer
+from vidsight.kafka.reading import FIRST_OFFSET
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,10 @@ class Changelog:
         consumer_config: Mapping[str, object],
         *,
         timeout_s: float,
+        consumer_factory: ConsumerFactory = REAL_CLIENTS.consumer,
     ) -> None:
         self.topic = topic
+        self._consumer_factory = consumer_factory
         self._producer = producer
         self._consumer_config = dict(consumer_config)
         self._timeout_s = timeout_s
@@ -69,7 +72,7 @@ class Changelog:
         self._producer.flush()
         states: dict[int, dict[str, bytes]] = {p: {} for p in wanted}
         pending = set(wanted)
-        consumer = Consumer({**self._consumer_config, "enable.auto.commit": False})
+        consumer = self._consumer_factory({**self._consumer_config, "enable.auto.commit": False})
         try:
             consumer.assign([KafkaTopicPartition(self.topic, p, FIRST_OFFSET) for p in wanted])
             deadline = time.monotonic() + self._timeout_s

@@ -20,12 +20,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from stream_processors.runtime.changelog import Changelog, State
-from stream_processors.runtime.kafka import AckingProducer
 from stream_processors.runtime.metrics import ProcessorMetrics
+from vidsight.kafka.clients import ConsumerClient
+from vidsight.kafka.producer import AckingProducer
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Checkpointer:
         epoch = self._producer.mark()
         self._pending = _Pending(epoch, states, offsets, time.perf_counter())
 
-    def advance(self, consumer: Consumer) -> None:
+    def advance(self, consumer: ConsumerClient) -> None:
         """Move the checkpoint under way along as far as acknowledgements allow."""
         pending = self._pending
         if pending is None or not self._producer.acknowledged(pending.epoch):
@@ -87,7 +88,10 @@ class Checkpointer:
         self._done(pending)
 
     def complete(
-        self, consumer: Consumer | None, states: list[State], offsets: list[KafkaTopicPartition]
+        self,
+        consumer: ConsumerClient | None,
+        states: list[State],
+        offsets: list[KafkaTopicPartition],
     ) -> None:
         """Finish any checkpoint under way and take one of ``states``/``offsets``, waiting."""
         self._producer.flush()
@@ -112,7 +116,7 @@ class Checkpointer:
             self._metrics.messages_out.labels(self._changelog.topic).inc(written)
 
     def _commit(
-        self, consumer: Consumer, offsets: list[KafkaTopicPartition], *, asynchronous: bool
+        self, consumer: ConsumerClient, offsets: list[KafkaTopicPartition], *, asynchronous: bool
     ) -> None:
         if not offsets:
             return

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import Any
-
-from confluent_kafka import Message
 
 from schemas.errors import RegistryUnavailableError
 from schemas.serde import TopicSerde
-from stream_processors.runtime.errors import RuntimeProcessorError
 from stream_processors.runtime.metrics import ProcessorMetrics
+from vidsight.kafka.backoff import Backoff, retry_until_stopped
+from vidsight.kafka.clients import MessageClient
+from vidsight.kafka.errors import StoppedError
+
+__all__ = ["RetryingDecoder", "StoppedError"]
 
 log = logging.getLogger(__name__)
 
-
-class StoppedError(RuntimeProcessorError):
-    """Stop was requested while waiting for the registry; the record was not processed."""
+_FIRST_DELAY_S = 0.1
 
 
 class RetryingDecoder:
@@ -26,19 +27,22 @@ class RetryingDecoder:
     def __init__(self, stop: threading.Event, metrics: ProcessorMetrics, max_delay_s: float):
         self._stop = stop
         self._metrics = metrics
-        self._max_delay_s = max_delay_s
+        self._backoff = Backoff(
+            initial_s=_FIRST_DELAY_S, max_s=max(_FIRST_DELAY_S, max_delay_s), jitter=0.0
+        )
 
-    def decode(self, codec: TopicSerde[Any], msg: Message, *, tombstone: bool = False) -> Any:
+    def _retrying(self, attempt: int, delay: float, exc: BaseException) -> None:
+        self._metrics.registry_retries.inc()
+        log.warning("schema registry unavailable, retrying in %.1fs: %s", delay, exc)
+
+    def decode(self, codec: TopicSerde[Any], msg: MessageClient, *, tombstone: bool = False) -> Any:
         """The record (None for a tombstone when ``tombstone``); bad data raises
         SerializationError, a stop during an outage StoppedError."""
         decode = codec.decode_or_tombstone if tombstone else codec.decode
-        delay = 0.1
-        while True:
-            try:
-                return decode(msg.value(), partition=msg.partition(), offset=msg.offset())
-            except RegistryUnavailableError as exc:
-                self._metrics.registry_retries.inc()
-                log.warning("schema registry unavailable, retrying in %.1fs: %s", delay, exc)
-                if self._stop.wait(delay):
-                    raise StoppedError("stopped while the schema registry was down") from exc
-                delay = min(delay * 2, self._max_delay_s)
+        return retry_until_stopped(
+            partial(decode, msg.value(), partition=msg.partition(), offset=msg.offset()),
+            retry_on=RegistryUnavailableError,
+            backoff=self._backoff,
+            stop=self._stop,
+            on_retry=self._retrying,
+        )

@@ -11,9 +11,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, Message
-
-from stream_processors.runtime.kafka import assign_from_beginning, end_offsets, read_to_end
+from vidsight.kafka.clients import REAL_CLIENTS, KafkaClients, MessageClient
+from vidsight.kafka.reading import assign_from_beginning, read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -22,23 +21,29 @@ class GlobalFeed:
     """An assign-all consumer of small topics, drained between batches of the hot path."""
 
     def __init__(
-        self, config: dict[str, Any], topics: Sequence[str], kafka_config: dict[str, Any]
+        self,
+        config: dict[str, Any],
+        topics: Sequence[str],
+        kafka_config: dict[str, Any],
+        *,
+        clients: KafkaClients = REAL_CLIENTS,
     ) -> None:
-        self._consumer = Consumer(config)
+        self._consumer = clients.consumer(config)
         self._partitions = assign_from_beginning(self._consumer, topics)
         self._kafka_config = kafka_config
+        self._end_offsets = clients.end_offsets
 
     def bootstrap(
-        self, handle: Callable[[Message], None], *, settle_s: float, timeout_s: float
+        self, handle: Callable[[MessageClient], None], *, settle_s: float, timeout_s: float
     ) -> bool:
         """Read everything there is now; False when ``timeout_s`` ran out first."""
-        ends = end_offsets(self._kafka_config, self._partitions)
+        ends = self._end_offsets(self._kafka_config, self._partitions)
         done = read_to_end(self._consumer, ends, handle, settle_s=settle_s, timeout_s=timeout_s)
         if not done:
             log.warning("global topics not read to their end within %.0fs; going on", timeout_s)
         return done
 
-    def poll(self, handle: Callable[[Message], None], batch: int) -> int:
+    def poll(self, handle: Callable[[MessageClient], None], batch: int) -> int:
         """Hand over what the client has already fetched, without waiting; returns how many."""
         msgs = self._consumer.consume(batch, 0)
         n = 0

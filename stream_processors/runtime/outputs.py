@@ -6,7 +6,7 @@ from schemas import catalog
 from schemas.records import Alert, SensorEvent
 from schemas.serde import Serde
 from stream_processors.rules import Output
-from stream_processors.runtime.kafka import AckingProducer
+from vidsight.kafka.producer import AckingProducer
 
 
 class Outputs:

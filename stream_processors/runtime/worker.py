@@ -25,8 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from confluent_kafka import Consumer, Message
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from schemas import catalog
@@ -40,13 +40,17 @@ from stream_processors.runtime.alignment import FrameAligner, HeldFrame
 from stream_processors.runtime.changelog import Changelog, State
 from stream_processors.runtime.checkpoint import Checkpointer, log_commit
 from stream_processors.runtime.decoding import RetryingDecoder, StoppedError
-from stream_processors.runtime.dlq import DeadLetters
 from stream_processors.runtime.globalfeed import GlobalFeed
-from stream_processors.runtime.kafka import AckingProducer, consumer_config, producer_config
+from stream_processors.runtime.kafka import consumer_config, producer_config
 from stream_processors.runtime.metrics import ProcessorMetrics
 from stream_processors.runtime.outputs import Outputs
 from stream_processors.runtime.ownership import Ownership
 from stream_processors.runtime.settings import ProcessorSettings
+from vidsight.kafka.backoff import Backoff
+from vidsight.kafka.clients import REAL_CLIENTS, ConsumerClient, KafkaClients, TopicPartition
+from vidsight.kafka.dlq import DeadLetterWriter
+from vidsight.kafka.loop import ConsumeLoop, LoopOptions, LoopStats, message_error
+from vidsight.kafka.producer import AckingProducer
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +59,23 @@ _UNASSIGNED_GRACE_S = 60.0
 
 
 @dataclass(slots=True)
-class RunStats:
+class RunStats(LoopStats):
     """Totals of one run."""
 
-    consumed: int = 0
     sensor_events: int = 0
     alerts: int = 0
-    dead_letters: int = 0
     checkpoints: int = 0
     restored_cameras: int = 0
 
 
 class Processor:
-    """Runs the rules over the detections path until stopped (or idle)."""
+    """Runs the rules over the detections path until stopped (or idle).
+
+    The loop is the runtime's ``ConsumeLoop``; the processor is its hooks. ``clients`` gives
+    every Kafka client it uses (the group consumer, the global-topics reader, the changelog
+    restorer, the producer and end-offset lookups): the real ones by default, an in-memory
+    log in unit tests.
+    """
 
     def __init__(
         self,
@@ -77,8 +85,10 @@ class Processor:
         metrics: ProcessorMetrics | None = None,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        clients: KafkaClients = REAL_CLIENTS,
     ) -> None:
         self.settings = settings
+        self._clients = clients
         self.engine = Engine(settings.engine_options())
         self.metrics = metrics if metrics is not None else ProcessorMetrics()
         self.metrics.watch_suppressions(self.engine.counters.as_dict)
@@ -99,8 +109,8 @@ class Processor:
         self.aligner = FrameAligner(
             max_hold_s=settings.frame_max_hold_s, max_held=settings.frame_max_held
         )
-        self._producer = AckingProducer(producer_config(settings))
-        self._dlq = DeadLetters(self._producer, t.dlq)
+        self._producer = AckingProducer(producer_config(settings), factory=clients.producer)
+        self._dlq = DeadLetterWriter(self._producer, t.dlq)
         self._outputs = Outputs(self._producer, s, sensor_events=t.sensor_events, alerts=t.alerts)
         self._emit = self._outputs.emit
         self._changelog = Changelog(
@@ -108,18 +118,22 @@ class Processor:
             self._producer,
             consumer_config(settings, **{"group.id": f"{settings.group_id}-restore"}),
             timeout_s=settings.restore_timeout_s,
+            consumer_factory=clients.consumer,
         )
         self._checkpoints = Checkpointer(self._producer, self._changelog, self.metrics)
         self._decode = RetryingDecoder(
             self.stop, self.metrics, settings.registry_retry_max_s
         ).decode
-        self._consumer: Consumer | None = None
+        self._consumer: ConsumerClient | None = None
+        self._loop: ConsumeLoop | None = None
+        self._feed: GlobalFeed | None = None
+        self._had_input = False
         self._next_det: dict[int, int] = {}
         self._next_frame: dict[int, int] = {}
         self._uncommitted = False
         self._failed = False
         self._owned_partitions: set[int] = set()
-        self._assigned_at: float | None = None
+        self._last_checkpoint = 0.0
 
     @property
     def partitions(self) -> tuple[int, ...]:
@@ -131,7 +145,7 @@ class Processor:
     def run(self, *, exit_when_idle_s: float | None = None) -> RunStats:
         """Bootstrap the global topics, join the group and process until stopped or idle."""
         settings = self.settings
-        feed = GlobalFeed(
+        feed = self._feed = GlobalFeed(
             consumer_config(
                 settings,
                 **{
@@ -141,8 +155,8 @@ class Processor:
             ),
             [settings.topics.sensors, settings.topics.feedback],
             settings.kafka_client_config(),
+            clients=self._clients,
         )
-        consumer: Consumer | None = None
         try:
             try:
                 feed.bootstrap(
@@ -150,71 +164,86 @@ class Processor:
                     settle_s=max(0.2, 4 * settings.fetch_wait_max_ms / 1000),
                     timeout_s=settings.bootstrap_timeout_s,
                 )
-                log.info("global topics read records=%d", self.stats.consumed)
-                consumer = Consumer(consumer_config(settings, on_commit=log_commit))
-                self._consumer = consumer
-                consumer.subscribe(
-                    [settings.topics.detections, settings.topics.frames],
-                    on_assign=self._on_assign,
-                    on_revoke=self._on_revoke,
-                    on_lost=self._on_lost,
-                )
-                self._loop(consumer, feed, exit_when_idle_s)
             except StoppedError:
                 log.info("stopped while waiting for the schema registry")
-            self._checkpoint_now()
+                self._checkpoint_now()
+                return self.stats
+            log.info("global topics read records=%d", self.stats.consumed)
+            consumer = self._clients.consumer(consumer_config(settings, on_commit=log_commit))
+            self._consumer = consumer
+            self._loop = ConsumeLoop(
+                consumer,
+                [settings.topics.detections, settings.topics.frames],
+                self,
+                options=LoopOptions(
+                    batch_max=settings.batch_max_messages,
+                    poll_max_s=settings.poll_timeout_s,
+                    exit_when_idle_s=exit_when_idle_s,
+                    unassigned_grace_s=_UNASSIGNED_GRACE_S,
+                ),
+                stop=self.stop,
+                # The processor never pauses: a registry outage is waited out in the decoder.
+                backoff=Backoff(),
+                label="processor",
+                clock=self._clock,
+                observe_batch=self.metrics.batch_seconds.observe,
+            )
+            self._last_checkpoint = self._clock()
+            self._loop.run()
         except BaseException:
             self._failed = True  # close() must not commit past what may be lost
             raise
         finally:
-            if consumer is not None:
-                consumer.close()
             feed.close()
         return self.stats
 
-    def _loop(self, consumer: Consumer, feed: GlobalFeed, exit_when_idle_s: float | None) -> None:
-        settings = self.settings
-        clock = self._clock
-        metrics = self.metrics
-        last_input = last_checkpoint = clock()
-        batch_max = settings.batch_max_messages
-        timeout = settings.poll_timeout_s
-        interval = settings.commit_interval_s
-        while not self.stop.is_set():
-            n_global = feed.poll(self._on_global, batch_max)
-            msgs = consumer.consume(batch_max, timeout)
-            now = clock()
-            if msgs:
-                started = time.perf_counter()
-                self._process(msgs, now)
-                metrics.batch_seconds.observe(time.perf_counter() - started)
-            due = self.aligner.due(now)
-            for held in due:
-                self._apply_frame(held)
-            self._producer.poll()
-            if due:
-                self._uncommitted = True
-            if msgs or n_global:
-                last_input = now
-                self._uncommitted = True
-                self._report()
-            checkpoints = self._checkpoints
-            if checkpoints.busy:
-                checkpoints.advance(consumer)
-            elif self._uncommitted and now - last_checkpoint >= interval:
-                self._begin_checkpoint()
-                last_checkpoint = now
-            if self._assigned_at is not None:
-                last_input = max(last_input, self._assigned_at)
-            elif now - last_input < _UNASSIGNED_GRACE_S:
-                continue  # idle only counts once the group gave this worker its partitions
-            if exit_when_idle_s is not None and now - last_input >= exit_when_idle_s:
-                log.info("no input for %.1fs: exiting", exit_when_idle_s)
-                break
+    # -- loop hooks ------------------------------------------------------------------------
+
+    def on_messages(self, messages: list[Any], now: float) -> None:
+        """Run a consumed batch through the rules."""
+        self._process(messages, now)
+        self._had_input = True
+
+    def on_tick(self, now: float) -> None:
+        """Release due frames, read the global topics, move checkpoints along."""
+        due = self.aligner.due(now)
+        for held in due:
+            self._apply_frame(held)
+        self._producer.poll()
+        if due:
+            self._uncommitted = True
+        assert self._feed is not None and self._loop is not None
+        n_global = self._feed.poll(self._on_global, self.settings.batch_max_messages)
+        if self._had_input or n_global:
+            self._had_input = False
+            self._loop.touch(now)
+            self._uncommitted = True
+            self._report()
+        checkpoints = self._checkpoints
+        if checkpoints.busy:
+            checkpoints.advance(self._loop.consumer)
+        elif self._uncommitted and now - self._last_checkpoint >= self.settings.commit_interval_s:
+            self._begin_checkpoint()
+            self._last_checkpoint = now
+
+    def due_in(self, now: float) -> float | None:
+        """The consume wait is the configured poll timeout."""
+        return None
+
+    def holding(self) -> bool:
+        """Never holding back an idle exit (frames held for alignment are state)."""
+        return False
+
+    def on_stop(self, failed: bool) -> None:
+        """A checkpoint that waits for every acknowledgement, unless the run failed."""
+        if failed:
+            self._failed = True
+        else:
+            self._checkpoint_now()
 
     # -- the hot path ----------------------------------------------------------------------
 
-    def _process(self, msgs: list[Message], now: float) -> None:
+    def _process(self, msgs: list[Any], now: float) -> None:
         det_topic = self._det_topic
         decode_det = self._det.decode
         on_detections = self.engine.on_detections
@@ -223,11 +252,10 @@ class Processor:
         next_det = self._next_det
         n_det = n_frames = 0
         for msg in msgs:
-            if msg.error() is not None:
-                log.warning("consume error topic=%s: %s", msg.topic(), msg.error())
+            if msg.error() is not None and message_error(msg, "processor"):
                 continue
-            p: int = msg.partition()  # type: ignore[assignment]
-            offset: int = msg.offset()  # type: ignore[assignment]
+            p: int = msg.partition()
+            offset: int = msg.offset()
             if msg.topic() == det_topic:
                 n_det += 1
                 try:
@@ -236,7 +264,7 @@ class Processor:
                     except RegistryUnavailableError:
                         det = self._decode(self._det, msg)
                 except SerializationError as exc:
-                    self._dlq.send("processor.detections", msg, exc)
+                    self._dlq.send_message(exc, msg, stage="processor.detections")
                     next_det[p] = offset + 1
                     continue
                 camera_id = det.camera_id
@@ -259,11 +287,11 @@ class Processor:
             self.metrics.messages_in, {det_topic: n_det, self._frames_topic: n_frames}
         )
 
-    def _on_frame_message(self, msg: Message, p: int, offset: int, now: float) -> None:
+    def _on_frame_message(self, msg: Any, p: int, offset: int, now: float) -> None:
         try:
             frame = self._decode(self._frames, msg)
         except SerializationError as exc:
-            self._dlq.send("processor.frames", msg, exc)
+            self._dlq.send_message(exc, msg, stage="processor.frames")
             self._next_frame[p] = offset + 1
             return
         self._next_frame[p] = offset + 1
@@ -280,7 +308,7 @@ class Processor:
 
     # -- the global topics -----------------------------------------------------------------
 
-    def _on_global(self, msg: Message) -> None:
+    def _on_global(self, msg: Any) -> None:
         self.stats.consumed += 1
         topic = msg.topic() or ""
         self.metrics.messages_in.labels(topic).inc()
@@ -290,11 +318,11 @@ class Processor:
         try:
             feedback = self._decode(self._feedback, msg)
         except SerializationError as exc:
-            self._dlq.send("processor.feedback", msg, exc)
+            self._dlq.send_message(exc, msg, stage="processor.feedback")
             return
         self.ownership.on_feedback(feedback)
 
-    def _on_sensor_message(self, msg: Message) -> None:
+    def _on_sensor_message(self, msg: Any) -> None:
         key = msg.key()
         try:
             if not key:
@@ -305,7 +333,7 @@ class Processor:
             cfg = self._decode(self._sensors, msg, tombstone=True)
             outputs = self.engine.on_sensor(sensor_id, cfg)
         except (SerializationError, SensorConfigError, UnicodeDecodeError) as exc:
-            self._dlq.send("processor.sensors", msg, exc)
+            self._dlq.send_message(exc, msg, stage="processor.sensors")
             return
         if outputs:
             self._emit(outputs)
@@ -357,15 +385,15 @@ class Processor:
         m.cameras.set(len(self.engine.camera_ids))
         m.held_frames.set(self.aligner.held)
 
-    def _input_partitions(self, partitions: list[KafkaTopicPartition]) -> list[int]:
+    def _input_partitions(self, tps: list[TopicPartition]) -> list[int]:
         inputs = (self._det_topic, self._frames_topic)
-        return sorted({tp.partition for tp in partitions if tp.topic in inputs})
+        return sorted({tp.partition for tp in tps if tp.topic in inputs})
 
-    def _on_assign(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+    def on_assign(self, tps: list[TopicPartition]) -> None:
+        """Restore the state of the cameras of newly assigned partitions from the changelog."""
         started = time.perf_counter()
-        new = [p for p in self._input_partitions(partitions) if p not in self._owned_partitions]
+        new = [p for p in self._input_partitions(tps) if p not in self._owned_partitions]
         states = self._changelog.restore(new)
-        now = self._clock()
         for p in new:
             self._owned_partitions.add(p)
             self.aligner.assign(p)
@@ -373,7 +401,6 @@ class Processor:
             for camera_id, exc in self.ownership.restore(p, cams):
                 log.error("state not restored camera=%s partition=%d: %s", camera_id, p, exc)
             self.stats.restored_cameras += len(cams)
-        self._assigned_at = now
         self.metrics.partitions.set(len(self._owned_partitions))
         self.metrics.restore_seconds.observe(time.perf_counter() - started)
         log.info(
@@ -383,16 +410,18 @@ class Processor:
             time.perf_counter() - started,
         )
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+    def on_revoke(self, tps: list[TopicPartition]) -> None:
+        """Checkpoint before the partitions go (not after a failure: nothing may be relied on)."""
         if not self._failed:
             self._checkpoint_now()
-        self._drop(partitions)
+        self._drop(tps)
 
-    def _on_lost(self, consumer: Consumer, partitions: list[KafkaTopicPartition]) -> None:
-        self._drop(partitions)
+    def on_lost(self, tps: list[TopicPartition]) -> None:
+        """Partitions were taken away: drop their cameras without a checkpoint."""
+        self._drop(tps)
 
-    def _drop(self, partitions: list[KafkaTopicPartition]) -> None:
-        gone = self._input_partitions(partitions)
+    def _drop(self, tps: list[TopicPartition]) -> None:
+        gone = self._input_partitions(tps)
         self.ownership.release(gone)
         for p in gone:
             self._owned_partitions.discard(p)
