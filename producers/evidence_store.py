@@ -21,8 +21,9 @@ from producers.evidence import (
     evidence_object,
 )
 from producers.metrics import EdgeMetrics
-from producers.sources.backoff import Backoff, BackoffPolicy
+from producers.sources.backoff import BackoffPolicy
 from producers.spool import Spool
+from vidsight.kafka.backoff import Retry
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class S3EvidenceStore:
         self.bucket = bucket
         self.spool = spool
         self._metrics = metrics
-        self._backoff = Backoff(backoff or BackoffPolicy(initial_s=0.5, max_s=10.0))
+        self._backoff = Retry(backoff or BackoffPolicy(initial_s=0.5, max_s=10.0))
         self._up = True
         self._stop = threading.Event()
         self._wake = threading.Event()

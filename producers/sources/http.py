@@ -17,9 +17,9 @@ from producers.credentials import Login
 from producers.errors import SourceError
 from producers.frames import Frame, Image
 from producers.imaging import decode_image
-from producers.sources.backoff import Backoff
 from producers.sources.base import SourceContext, redact
 from schemas.records import now_micros
+from vidsight.kafka.backoff import Retry
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class HttpSnapshotSource:
         """One frame per poll until stopped."""
         ctx = self.ctx
         period = 1.0 / ctx.fps
-        backoff = Backoff(ctx.backoff)
+        backoff = Retry(ctx.backoff)
         origin = time.monotonic()
         timeout = httpx.Timeout(ctx.read_timeout_s, connect=ctx.open_timeout_s)
         # HTTP Basic from the resolved login: the URL itself stays without credentials.

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from producers.credentials import Login
 from producers.errors import SourceError
 from producers.frames import Frame
-from producers.sources.backoff import Backoff, StallDetector
+from producers.sources.backoff import StallDetector
 from producers.sources.base import SourceContext, redact
 from producers.sources.decode import decode_video, open_input
 from schemas.records import now_micros
 from schemas.records.credentials import with_login
+from vidsight.kafka.backoff import Retry
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class RtspSource:
     def frames(self) -> Iterator[Frame]:
         """Frames until stopped; reconnects on any stream failure."""
         ctx = self.ctx
-        backoff = Backoff(ctx.backoff)
+        backoff = Retry(ctx.backoff)
         offset = 0.0
         while not ctx.stop.is_set():
             try:

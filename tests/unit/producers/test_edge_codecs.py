@@ -17,9 +17,10 @@ from producers.evidence import (
     evidence_key,
     evidence_object,
 )
-from producers.sources.backoff import Backoff, BackoffPolicy, StallDetector
+from producers.sources.backoff import BackoffPolicy, StallDetector
 from producers.sources.base import redact
 from schemas.catalog import schema_text
+from vidsight.kafka.backoff import Retry
 
 
 def test_evidence_key_layout_is_designs() -> None:
@@ -73,7 +74,7 @@ def test_schema_stash(tmp_path: Path) -> None:
 
 
 def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
-    backoff = Backoff(BackoffPolicy(initial_s=1, max_s=10, jitter=0.5), random.Random(1))
+    backoff = Retry(BackoffPolicy(initial_s=1, max_s=10, jitter=0.5), random.Random(1))
     delays = [backoff.next_delay() for _ in range(8)]
     bases = [1, 2, 4, 8, 10, 10, 10, 10]
     assert all(b * 0.5 <= d <= b for d, b in zip(delays, bases, strict=True))
@@ -82,7 +83,7 @@ def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
 
 
 def test_backoff_gives_up_after_max_attempts() -> None:
-    backoff = Backoff(BackoffPolicy(max_attempts=2))
+    backoff = Retry(BackoffPolicy(max_attempts=2))
     assert not backoff.exhausted
     backoff.next_delay()
     backoff.next_delay()
