@@ -185,6 +185,9 @@ class SensorConfig:
     updated_ts: int
     score_threshold: float | None = None
     timezone: str | None = None
+    distance_m: float | None = None
+    speed_kmh_threshold: float | None = None
+    max_seconds: float | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum."""
@@ -211,6 +214,9 @@ class SensorConfig:
             "updated_ts": self.updated_ts,
             "score_threshold": self.score_threshold,
             "timezone": self.timezone,
+            "distance_m": self.distance_m,
+            "speed_kmh_threshold": self.speed_kmh_threshold,
+            "max_seconds": self.max_seconds,
         }
 
     @classmethod
@@ -240,4 +246,7 @@ class SensorConfig:
             updated_ts=data["updated_ts"],
             score_threshold=data["score_threshold"],
             timezone=data["timezone"],
+            distance_m=data["distance_m"],
+            speed_kmh_threshold=data["speed_kmh_threshold"],
+            max_seconds=data["max_seconds"],
         )

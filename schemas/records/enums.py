@@ -18,6 +18,7 @@ class SensorEventKind(StrEnum):
     LINE_CROSS = "line_cross"
     LOITER = "loiter"
     OCCUPANCY = "occupancy"
+    SPEED = "speed"
     UNKNOWN = "unknown"
 
 
@@ -47,6 +48,7 @@ class SensorKind(StrEnum):
     AOI = "aoi"
     # Raised by the ETL (count_anomalies), never configured as a sensor: validation refuses it.
     COUNT_ANOMALY = "count_anomaly"
+    SPEED = "speed"
     UNKNOWN = "unknown"
 
 

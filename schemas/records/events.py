@@ -51,6 +51,7 @@ class SensorEvent:
     bbox: BBox | None = None
     frame_seq: int
     evidence_uri: str | None = None
+    speed_kmh: float | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum."""
@@ -70,6 +71,7 @@ class SensorEvent:
             "bbox": None if self.bbox is None else self.bbox.to_avro(),
             "frame_seq": self.frame_seq,
             "evidence_uri": self.evidence_uri,
+            "speed_kmh": self.speed_kmh,
         }
 
     @classmethod
@@ -92,6 +94,7 @@ class SensorEvent:
             bbox=_opt_bbox(data["bbox"]),
             frame_seq=data["frame_seq"],
             evidence_uri=data["evidence_uri"],
+            speed_kmh=data["speed_kmh"],
         )
 
 

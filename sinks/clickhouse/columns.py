@@ -107,6 +107,7 @@ def sensor_event_row(e: SensorEvent, m: SourceMessage) -> tuple[Any, ...]:
         None if b is None else b.y2,
         e.frame_seq,
         e.evidence_uri,
+        e.speed_kmh,
         m.partition,
         m.offset,
     )

@@ -105,6 +105,7 @@ SENSOR_EVENTS = FactTable(
         *_NBOX,
         ("frame_seq", "Int64"),
         ("evidence_uri", "Nullable(String)"),
+        ("speed_kmh", "Nullable(Float32)"),
         *_SOURCE,
     ),
 )

@@ -91,6 +91,9 @@ SENSORS = Table(
         ("updated_ts", "timestamptz"),
         ("score_threshold", "float8"),
         ("timezone", "text"),
+        ("distance_m", "float8"),
+        ("speed_kmh_threshold", "float8"),
+        ("max_seconds", "float8"),
     ),
     version=("updated_ts",),
 )
@@ -238,6 +241,9 @@ def sensor_row(s: SensorConfig) -> Upsert:
         _ts(s.updated_ts),
         s.score_threshold,
         s.timezone,
+        s.distance_m,
+        s.speed_kmh_threshold,
+        s.max_seconds,
     )
     return Upsert(s.sensor_id, row, (s.updated_ts,))
 

@@ -49,6 +49,7 @@ class RuleContext(Protocol):
         count: int | None = None,
         dwell_us: int | None = None,
         stationary: bool | None = None,
+        speed_kmh: float | None = None,
     ) -> None:
         """Publish one sensor event about a track (and group it into an alert if alertable).
 

@@ -59,6 +59,7 @@ class Emitter:
         count: int | None = None,
         dwell_us: int | None = None,
         stationary: bool | None = None,
+        speed_kmh: float | None = None,
     ) -> None:
         """Publish one sensor event about a track and group it when it may alert."""
         x1, y1, x2, y2 = track.x1, track.y1, track.x2, track.y2
@@ -81,6 +82,7 @@ class Emitter:
             bbox=BBox(x1, y1, x2, y2),
             frame_seq=track.last_seq,
             evidence_uri=track.evidence_uri,
+            speed_kmh=speed_kmh,
         )  # fmt: skip
         self.out.append(event)
         if not alertable:

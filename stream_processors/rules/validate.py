@@ -78,7 +78,8 @@ def check_sensor(cfg: SensorConfig) -> None:
     spec.check(cfg, fail)
     for field, default in KIND_FIELDS.items():
         if field not in spec.fields and getattr(cfg, field) != default:
-            takers = ", ".join(k.kind.value for k in kinds_taking(field))
+            names = [k.kind.value for k in kinds_taking(field)]
+            takers = " and ".join([", ".join(names[:-1]), names[-1]] if names[:-1] else names)
             raise fail(field, f"only {takers} sensors take {field}, not a {cfg.kind.value}")
     _check_filters(cfg, fail)
     if cfg.severity is Severity.UNKNOWN:

@@ -139,6 +139,7 @@ def test_sensor_event_contract_fields() -> None:
         "line_cross",
         "loiter",
         "occupancy",
+        "speed",
     ]
     assert fields["direction"]["type"][0] == "null"
     assert _symbols(fields["direction"]["type"]) == ["a_to_b", "b_to_a"]

@@ -28,16 +28,30 @@ def test_packaged_migrations_are_in_order_from_one() -> None:
     assert [m.name for m in ms[:2]] == ["init", "topic_id"]
 
 
-def test_the_first_migration_creates_the_fact_tables_the_sink_inserts_into() -> None:
-    (first, *_) = migrate.load()
+_ADD_AFTER = re.compile(
+    r"ALTER TABLE vdb\.(\w+) ADD COLUMN IF NOT EXISTS `(\w+)` (.+?)(?: DEFAULT .*?)? AFTER `(\w+)`"
+)
+
+
+def test_the_migrations_create_the_fact_tables_the_sink_inserts_into() -> None:
+    (first, *later) = migrate.load()
     created = {
         st.split()[5].split(".")[1]: st
         for st in migrate.statements(first, "vdb")
         if st.startswith("CREATE TABLE IF NOT EXISTS vdb.")
     }
-    for table in ddl.FACT_TABLES:
-        assert _columns(created[table.name]) == [*table.columns, ddl.TOPIC_ID]
     assert set(ddl.ROLLUPS) <= set(created)
+    tables = {name: _columns(st) for name, st in created.items()}
+    for st in (s for m in later for s in migrate.statements(m, "vdb")):
+        match = _ADD_AFTER.fullmatch(st)
+        if match is None:
+            continue
+        table, name, type_, after = match.groups()
+        columns = tables[table]
+        if name not in [c for c, _ in columns]:  # IF NOT EXISTS
+            columns.insert([c for c, _ in columns].index(after) + 1, (name, type_))
+    for table in ddl.FACT_TABLES:
+        assert tables[table.name] == [*table.columns, ddl.TOPIC_ID]
 
 
 def test_statements_split_at_line_ends_drop_comments_and_name_the_database() -> None:

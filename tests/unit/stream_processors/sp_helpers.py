@@ -32,6 +32,8 @@ T0 = 1_700_000_000_000_000  # 2023-11-14T22:13:20Z
 S = 1_000_000
 SQUARE = ((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))
 VERTICAL = ((0.5, 0.0), (0.5, 1.0))
+TWO_LINES = ((0.3, 0.0), (0.3, 1.0), (0.7, 0.0), (0.7, 1.0))
+"""A speed sensor's line 1 at x = 0.3 and line 2 at x = 0.7 (both drawn top to bottom)."""
 
 
 def sensor(
@@ -72,6 +74,15 @@ def aoi(
     return sensor(sensor_id, SensorKind.AOI, points, **kw)
 
 
+def speed(
+    sensor_id: str = "speed",
+    points: Sequence[tuple[float, float]] = TWO_LINES,
+    distance_m: float = 20.0,
+    **kw: Any,
+) -> SensorConfig:
+    return sensor(sensor_id, SensorKind.SPEED, points, distance_m=distance_m, **kw)
+
+
 def obj(
     track_id: int,
     x: float,
@@ -83,7 +94,9 @@ def obj(
     h: float = 0.2,
 ) -> DetectedObject:
     """An object whose anchor (bottom-centre) is at (x, y)."""
-    return DetectedObject(track_id, label, score, BBox(x - w / 2, y - h, x + w / 2, y))
+    return DetectedObject(
+        track_id=track_id, label=label, score=score, bbox=BBox(x - w / 2, y - h, x + w / 2, y)
+    )
 
 
 def det(
@@ -95,7 +108,13 @@ def det(
     evidence: str | None = None,
 ) -> Detections:
     return Detections(
-        detections_event_id(camera, ts, seq), camera, ts, seq, "test", tuple(objs), evidence
+        event_id=detections_event_id(camera, ts, seq),
+        camera_id=camera,
+        frame_ts=ts,
+        seq=seq,
+        model="test",
+        objects=tuple(objs),
+        evidence_uri=evidence,
     )
 
 
@@ -103,7 +122,15 @@ def frame(
     ts: int, *, seq: int = 0, analysed: bool = False, count: int = 0, camera: str = CAM
 ) -> FrameRef:
     return FrameRef(
-        frame_event_id(camera, ts, seq), camera, ts, seq, 640, 480, 0.0, analysed, count
+        event_id=frame_event_id(camera, ts, seq),
+        camera_id=camera,
+        frame_ts=ts,
+        seq=seq,
+        width=640,
+        height=480,
+        motion_score=0.0,
+        analysed=analysed,
+        object_count=count,
     )
 
 
@@ -117,15 +144,15 @@ def feedback(
     sensor_id: str = "zone",
 ) -> Feedback:
     return Feedback(
-        feedback_id(alert_id, "op", ts),
-        alert_id,
-        camera,
-        sensor_id,
-        verdict,
-        "op",
-        ts,
-        None,
-        tuple(boxes),
+        feedback_id=feedback_id(alert_id, "op", ts),
+        alert_id=alert_id,
+        camera_id=camera,
+        sensor_id=sensor_id,
+        verdict=verdict,
+        operator="op",
+        ts=ts,
+        note=None,
+        boxes=tuple(boxes),
     )
 
 

@@ -172,7 +172,7 @@ BAD_ENTRIES = [
     (zone_with("    seconds: 5\n"), "seconds: only loitering sensors take seconds"),
     (
         zone_with("    direction: a_to_b\n"),
-        "direction: only tripwire sensors take direction, not a zone",
+        "direction: only tripwire and speed sensors take direction, not a zone",
     ),
     (
         "    kind: tripwire\n    direction: up\n    points: [[0.1, 0.1], [0.9, 0.1]]\n",

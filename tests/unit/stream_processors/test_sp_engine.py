@@ -24,6 +24,7 @@ from sp_helpers import (
     make_engine,
     obj,
     schedule,
+    speed,
     tripwire,
     zone,
 )
@@ -148,6 +149,7 @@ SENSORS = [
     tripwire("t-mid", group_gap_s=2.0),
     tripwire("t-low", points=((0.0, 0.7), (1.0, 0.7)), direction=DirectionFilter.A_TO_B),
     aoi("aoi", points=((0.0, 0.0), (0.95, 0.0), (0.95, 1.0), (0.0, 1.0))),
+    speed("s-mid", speed_kmh_threshold=10.0, max_seconds=5.0, group_gap_s=2.0),
     # T0 is 22:13:20 UTC: this one closes 40 s into a scenario
     zone("z-night", schedule=schedule(hours=[(22 * 60, 22 * 60 + 14)]), group_gap_s=1.0),
 ]
