@@ -26,7 +26,8 @@ own, in seconds, so the settings mean the same at 5 fps and at 25 fps):
   Counted in ``counts.lighting_events`` (one per run of such frames).
 
 Otherwise the background is a selective running average: background pixels adapt at
-``alpha`` per frame, foreground ones ``fg_alpha_ratio`` times slower.
+``alpha`` per frame, foreground ones ``fg_alpha_ratio`` times slower (by default not at all:
+what stays is absorbed after ``absorb_s``, what moves on must not smear into it).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class MotionConfig:
     threshold: int = 20
     noise_k: float = 4.0
     alpha: float = 0.05
-    fg_alpha_ratio: float = 0.1
+    fg_alpha_ratio: float = 0.0
     min_area: float = 0.0005
     hold_frames: int = 2
     warmup_s: float = 1.0
@@ -158,6 +159,17 @@ def _fit_line(x: Plane, y: Plane) -> tuple[float, float]:
     return gain, my - gain * mx
 
 
+def _clustered(mask: Mask) -> float:
+    """Changed area that touches more changed area: half the changed neighbour pairs, across
+    and down (a blob of n pixels has about 2n, a lone pixel none). Noise beyond k sigma is
+    scattered, things that move are not, so lone pixels do not open the gate. On the flat
+    array (contiguous: fast); a pair across a row's end is rare and harmless."""
+    m = mask.ravel()
+    w = mask.shape[1]
+    pairs = np.count_nonzero(m[1:] & m[:-1]) + np.count_nonzero(m[w:] & m[:-w])
+    return pairs / 2
+
+
 def subsample_step(width: int, work_width: int) -> int:
     """Integer stride that brings ``width`` down to about ``work_width`` (at least 1)."""
     return max(1, width // work_width)
@@ -174,6 +186,7 @@ class MotionGate:
         "_cur",
         "_d",
         "_d2",
+        "_fg_rate",
         "_floor2",
         "_k2",
         "_last_ts",
@@ -196,6 +209,7 @@ class MotionGate:
         self.config = cfg = config or MotionConfig()
         self.counts = GateCounts()
         self._k2 = float(cfg.noise_k * cfg.noise_k)
+        self._fg_rate = cfg.alpha * cfg.fg_alpha_ratio
         # Stillness is checked a few times per absorption time, not on every frame: a pixel
         # that an object moves through changes between checks too, and it costs less.
         self._check_every = min(0.5, cfg.absorb_s / 4)
@@ -263,25 +277,26 @@ class MotionGate:
                 self._still_any = False
             self._absorbing = False
         else:
-            # Background pixels (u = 1) adapt at alpha, foreground ones (u = 0) slower; the
-            # noise learns from background pixels only: objects must not blunt the gate.
-            # (Mixed bool/float and scalar-maximum ufuncs are slow: plain float32 ops.)
+            # Background pixels adapt at alpha; foreground ones not at all by default (still
+            # ones are absorbed, see _track_still), else alpha * fg_alpha_ratio. The noise
+            # learns from background pixels only (at alpha - that): objects must not blunt
+            # the gate. (Mixed bool/float and scalar-maximum ufuncs are slow: float32 ops.)
+            fg_rate = self._fg_rate
             u = self._rate
             np.copyto(u, np.logical_not(mask))
+            u *= a - fg_rate
             d2 *= self._k2
             d2 -= thr2
             d2 *= u
-            d2 *= a
             thr2 += d2
-            fg_a = a * cfg.fg_alpha_ratio
-            u *= a - fg_a
-            u += fg_a
+            if fg_rate:
+                u += fg_rate
             d *= u
             bg += d
             if ts_s - self._checked_at >= self._check_every:
                 self._track_still(mask, ts_s)
         np.maximum(thr2, self._floor2, out=thr2)
-        score = changed / mask.size
+        score = min(changed, _clustered(mask)) / mask.size if changed else 0.0
         if score >= cfg.min_area and score > 0.0:
             self._quiet = 0
         else:
@@ -312,10 +327,14 @@ class MotionGate:
             stack = np.stack(warm)
             bg = np.median(stack, axis=0).astype(np.float32)
             mad = np.median(np.abs(stack - bg), axis=0)
-            # MAD of a handful of frames is rough per pixel: no pixel starts below the
-            # frame's typical noise, or the first live frames would open the gate on grain.
             var = (mad * np.float32(1.4826)) ** 2
-            np.maximum(var, np.float32(np.median(var)), out=var)
+            # The spread of a handful of frames is rough per pixel: no pixel starts below the
+            # frame's noise, or the first live frames would open the gate on grain. That comes
+            # from frame-to-frame differences (robust to objects moving through: a median over
+            # every pixel), plus the error of a median background of n frames (pi / 2n).
+            step = np.abs(stack[1:] - stack[:-1])
+            noise = (float(np.median(step)) * 1.4826) ** 2 / 2
+            np.maximum(var, np.float32(noise * (1 + np.pi / (2 * len(warm)))), out=var)
         self._bg = bg
         self._floor2 = np.full_like(bg, float(cfg.threshold * cfg.threshold))
         self._thr2 = np.maximum(var * np.float32(self._k2), self._floor2).astype(np.float32)
