@@ -17,6 +17,7 @@ from dagster_project.partitions import DAILY
 from dagster_project.resources import PlatformResource
 from etl.analytics import health, quality, sql, storage
 from schemas import catalog
+from sinks.archive import ArchiveReader, day_prefix
 
 GROUP = "daily"
 
@@ -39,17 +40,12 @@ def _replace_day(s: AnalyticsSettings, table: str, day: datetime, rows: list[lis
 
 def _frame_times(s: AnalyticsSettings, day: datetime) -> dict[str, list[int]]:
     """Frame times (UTC microseconds) per camera from the day's archived FrameRefs."""
-    from sinks.s3archive import decode
-
-    client = s3(s)
-    prefix = f"{s.archive_prefix}/{catalog.FRAMES}/dt={day:%Y-%m-%d}/"
+    archive = ArchiveReader(s3(s), s.s3_bucket, s.archive_prefix)
     out: dict[str, list[int]] = defaultdict(list)
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s.s3_bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = client.get_object(Bucket=s.s3_bucket, Key=obj["Key"])["Body"].read()
-            for m in decode(catalog.FRAMES, body):
-                if m.key is not None:
-                    out[m.key.decode()].append(m.timestamp_ms * 1000)
+    for key, _ in archive.objects(day_prefix(s.archive_prefix, catalog.FRAMES, day)):
+        for m in archive.messages(key):
+            if m.key is not None:
+                out[m.key.decode()].append(m.timestamp_ms * 1000)
     return out
 
 

@@ -126,7 +126,7 @@ def compact_day(stores: Stores, topic: str, day: datetime) -> int:
     """
     s = stores.settings
     keys = stores.archive_keys(topic, day_prefix(s.archive_prefix, topic, day))
-    per_key = [(k, stores.read_messages(k.key)) for k in keys]
+    per_key = [(k, stores.read_messages(k)) for k in keys]
     holes = shortfalls(manifest_rows((k, [m.offset for m in ms]) for k, ms in per_key), {})
     if holes:
         raise EtlError(

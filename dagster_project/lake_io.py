@@ -6,29 +6,24 @@ Thin adapters only (listing, reading, querying); every decision is in ``etl.lake
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, cast
-
-import fastavro
+from typing import Any
 
 from etl.lake.archive import (
-    ArchiveKey,
     ManifestRow,
     Shortfall,
-    hour_prefix,
     hour_window,
     lost_since_recorded,
     manifest_rows,
-    parse_key,
     shortfalls,
 )
 from etl.lake.parquet import Message
 from etl.retention.policy import RetentionSettings
 from schemas import catalog
+from sinks.archive import ArchiveKey, ArchiveReader, hour_prefix
 from sinks.s3archive import NOT_ARCHIVED
 from vidsight.settings import load
 
@@ -55,6 +50,10 @@ class Stores:
         from vidsight.s3 import s3_client
 
         return s3_client(self.settings, timeout_s=self.settings.store_timeout_s, path_style=True)
+
+    @cached_property
+    def archive(self) -> ArchiveReader:
+        return ArchiveReader(self.s3, self.settings.s3_bucket, self.settings.archive_prefix)
 
     @cached_property
     def ch(self) -> Any:
@@ -85,33 +84,22 @@ class Stores:
 
     def list_keys(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size) of every object under a prefix."""
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.settings.s3_bucket, Prefix=prefix
-        )
-        for page in pages:
-            for obj in page.get("Contents", []):
-                yield obj["Key"], int(obj["Size"])
+        for obj in self.archive.listing(prefix):
+            yield obj.key, obj.size
 
     def get(self, key: str) -> bytes:
-        body: bytes = self.s3.get_object(Bucket=self.settings.s3_bucket, Key=key)["Body"].read()
-        return body
+        return self.archive.read(key)
 
     def archive_keys(self, topic: str, prefix: str) -> list[ArchiveKey]:
         """The archive objects of a topic under a key prefix (claims and strays left out)."""
-        keys = (parse_key(self.settings.archive_prefix, k) for k, _ in self.list_keys(prefix))
-        return sorted((k for k in keys if k is not None), key=lambda k: k.key)
+        return [key for key, _ in self.archive.objects(prefix)]
 
-    def read_messages(self, key: str) -> list[Message]:
+    def read_messages(self, key: ArchiveKey) -> list[Message]:
         """The archived messages of one object."""
-        reader = fastavro.reader(io.BytesIO(self.get(key)))
-        out = []
-        for record in reader:
-            d = cast(dict[str, Any], record)
-            ts = d["timestamp"]
-            if isinstance(ts, datetime):  # the reader applies timestamp-millis
-                ts = round(ts.timestamp() * 1000)
-            out.append(Message(d["partition"], d["offset"], ts, d["key"], d["value"]))
-        return out
+        return [
+            Message(m.partition, m.offset, m.timestamp_ms, m.key, m.value)
+            for m in self.archive.messages(key)
+        ]
 
     def live_manifest(self, hours: Iterable[datetime]) -> list[ManifestRow]:
         """Manifest rows of hours as the archive holds them now."""
@@ -120,7 +108,7 @@ class Stores:
             for topic in ARCHIVED_TOPICS:
                 prefix = hour_prefix(self.settings.archive_prefix, topic, hour)
                 for k in self.archive_keys(topic, prefix):
-                    objects.append((k, [m.offset for m in self.read_messages(k.key)]))
+                    objects.append((k, [m.offset for m in self.read_messages(k)]))
         return manifest_rows(objects)
 
     # ---- Kafka ---------------------------------------------------------------------------

@@ -1,12 +1,8 @@
-"""The archive's shape as the ETL sees it: object keys, per-hour manifests and what is short.
+"""The archive's shape as the ETL sees it: per-hour manifests and what is short.
 
-The S3 archive (sinks/s3archive.py) names each object by topic, UTC hour, partition, the
-offset block and the topic's incarnation::
-
-    <prefix>/<topic>/dt=YYYY-MM-DD/hour=HH/partition=PPP/<first>-<last>[.<topic id>].avro
-
-Everything else under the bucket (the writers' claims under ``<prefix>.writers/``, lake files,
-evidence) is not an archive object and :func:`parse_key` says so with None.
+The S3 archive is written by sinks/s3archive.py and read back through sinks/archive.py, which
+also owns its key layout (``ArchiveKey``, ``parse_key``, the hour and day prefixes; imported
+here for the ETL's modules).
 
 Completeness is judged per (topic, partition, incarnation) over offsets, because an offset is
 the one thing a partition never skips (no transactions write these topics, so no control
@@ -17,59 +13,25 @@ hour it falls in: the hour of the records on both sides when they agree, else bo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-_KEY = re.compile(
-    r"^(?P<topic>[^/]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/"
-    r"partition=(?P<partition>\d{3,})/(?P<first>\d{20})-(?P<last>\d{20})"
-    r"(?:\.(?P<topic_id>[0-9a-f]{32}))?\.avro$"
-)
+from sinks.archive import ArchiveKey, day_prefix, hour_prefix, parse_key
 
-
-@dataclass(frozen=True, slots=True)
-class ArchiveKey:
-    """What an archive object's key says about it."""
-
-    key: str
-    topic: str
-    hour: datetime
-    partition: int
-    block_first: int
-    block_last: int
-    topic_id: str = ""
-
-
-def parse_key(prefix: str, key: str) -> ArchiveKey | None:
-    """The parts of an archive object's key; None for any other key under the bucket."""
-    head = prefix.rstrip("/") + "/"
-    if not key.startswith(head):
-        return None
-    m = _KEY.match(key[len(head) :])
-    if m is None:
-        return None
-    hour = datetime.strptime(f"{m['dt']} {m['hour']}", "%Y-%m-%d %H").replace(tzinfo=UTC)
-    return ArchiveKey(
-        key,
-        m["topic"],
-        hour,
-        int(m["partition"]),
-        int(m["first"]),
-        int(m["last"]),
-        m["topic_id"] or "",
-    )
-
-
-def hour_prefix(prefix: str, topic: str, hour: datetime) -> str:
-    """The key prefix of one topic's objects of one hour."""
-    return f"{prefix.rstrip('/')}/{topic}/dt={hour:%Y-%m-%d}/hour={hour:%H}/"
-
-
-def day_prefix(prefix: str, topic: str, day: datetime) -> str:
-    """The key prefix of one topic's objects of one UTC day."""
-    return f"{prefix.rstrip('/')}/{topic}/dt={day:%Y-%m-%d}/"
+__all__ = [
+    "ArchiveKey",
+    "ManifestRow",
+    "Shortfall",
+    "day_prefix",
+    "hour_prefix",
+    "hour_window",
+    "keep_recorded",
+    "lost_since_recorded",
+    "manifest_rows",
+    "parse_key",
+    "shortfalls",
+]
 
 
 @dataclass(frozen=True, slots=True)

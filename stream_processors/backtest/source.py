@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import Consumer, Message
 
-from etl.lake.archive import ArchiveKey, hour_prefix, parse_key
 from schemas import catalog
 from schemas.errors import SerializationError
 from schemas.records import Detections, Feedback, FrameRef
 from schemas.serde import Serde, TopicSerde
+from sinks import archive
+from sinks.archive import ArchiveKey, hour_prefix
 from sinks.s3archive import decode as decode_archive
 from stream_processors.backtest.settings import BacktestSettings
 from stream_processors.errors import BacktestError
@@ -129,7 +130,11 @@ class ArchiveReader:
     def __init__(self, settings: BacktestSettings, client: Any | None = None) -> None:
         self.settings = settings
         self.bucket = settings.s3_bucket
-        self._s3 = client if client is not None else _client(settings)
+        self._archive = archive.ArchiveReader(
+            client if client is not None else _client(settings),
+            settings.s3_bucket,
+            settings.archive_prefix,
+        )
         self.objects_read = 0
         self.cache = DecodedCache(settings.archive_cache_records)
 
@@ -144,10 +149,10 @@ class ArchiveReader:
         found = []
         for hour in archive_hours(start_us, end_us, s.archive_slack_s):
             prefix = hour_prefix(s.archive_prefix, topic, hour)
-            for key, etag in self._list(prefix):
-                parsed = parse_key(s.archive_prefix, key)
-                if parsed is not None and parsed.topic == topic:
-                    found.append((parsed, etag))
+            try:
+                found += self._archive.objects(prefix, topic)
+            except (BotoCoreError, ClientError) as exc:
+                raise BacktestError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from exc
         if len(found) > s.archive_max_objects:
             raise BacktestError(
                 f"the range needs {len(found)} archive objects of {topic}, over "
@@ -159,8 +164,7 @@ class ArchiveReader:
         """The bytes of one object."""
         self.objects_read += 1
         try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=key.key)["Body"]
-            data: bytes = body.read()
+            data = self._archive.read(key.key)
         except (BotoCoreError, ClientError) as exc:
             raise BacktestError(f"cannot read s3://{self.bucket}/{key.key}: {exc}") from exc
         return data
@@ -189,17 +193,6 @@ class ArchiveReader:
             for held in cached.values():
                 out += [r for r in held or () if start_us <= r.frame_ts < end_us]
         return out
-
-    def _list(self, prefix: str) -> Iterator[tuple[str, str]]:
-        try:
-            pages = self._s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix
-            )
-            for page in pages:
-                for obj in page.get("Contents", ()):
-                    yield obj["Key"], str(obj.get("ETag", ""))
-        except (BotoCoreError, ClientError) as exc:
-            raise BacktestError(f"cannot list s3://{self.bucket}/{prefix}: {exc}") from exc
 
 
 def _client(settings: BacktestSettings) -> Any:
