@@ -353,7 +353,7 @@ def cameras_apply(ctx: click.Context, path: Path, data_dir: Path | None, dry_run
     """Publish the cameras of a YAML file to vidsight.config.cameras (keyed by camera id)."""
     from producers.config import load_cameras, to_record
     from schemas.records import now_micros
-    from schemas.records.credentials import redact_url
+    from vidsight.redact import redact_url
 
     now = now_micros()
     records = [to_record(c, now) for c in load_cameras(path)]

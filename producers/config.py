@@ -53,7 +53,8 @@ from schemas.records import (
     DetectorSpec,
     OptionValue,
 )
-from schemas.records.credentials import inline_secrets, redact_url
+from schemas.records.credentials import inline_secrets
+from vidsight.redact import redact_url
 
 CAMERA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """Camera ids, matched whole (``fullmatch``: no trailing newline)."""

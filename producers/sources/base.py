@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from producers.frames import Frame
 from producers.sources.backoff import BackoffPolicy
-from schemas.records.credentials import redact_url
+from vidsight.redact import redact_url
 
 
 def _ignore(_: str) -> None:

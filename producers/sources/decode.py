@@ -24,7 +24,7 @@ from producers.frames import Frame, Image
 from producers.sampling import KeyframePolicy
 from producers.sources.backoff import StallDetector
 from producers.sources.base import PacketTap
-from schemas.records.credentials import redact_url
+from vidsight.redact import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from schemas.errors import SchemaError
-from schemas.records.credentials import CameraCredentials, inline_secrets, redact_url
+from schemas.records.credentials import CameraCredentials, inline_secrets
 from schemas.records.enums import DetectorKind, DirectionFilter, SensorKind, Severity
 from schemas.records.geometry import Point
+from vidsight.redact import redact_url
 
 OptionValue = None | bool | int | float | str | tuple[str, ...]
 """A detector option value: what the Avro map's value union can hold."""

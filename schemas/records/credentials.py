@@ -3,8 +3,8 @@
 A camera's password never travels: the configuration names where the edge finds it (an
 environment variable or a secret file, resolved when the source is opened), and that
 reference is what the topic, the stores and the archive hold. These helpers are pure so that
-the YAML loader refuses inline secrets, and every reader of the cameras topic redacts what an
-older tool may still have written inline.
+the YAML loader refuses inline secrets; every reader of the cameras topic redacts what an
+older tool may still have written inline with ``vidsight.redact.redact_url``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-# One list of the query parameters taken for secrets, shared with every other redaction.
-from vidsight.redact import MASK, SECRET_PARAMS
+# One list of the query parameters taken for secrets and one redact_url, shared with every
+# other redaction (vidsight/redact.py).
+from vidsight.redact import SECRET_PARAMS, split_authority
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,19 +45,10 @@ class CameraCredentials:
         )
 
 
-def _authority(url: str) -> tuple[str, str, str] | None:
-    """``(scheme://, authority, rest)`` of a hierarchical URL, None for other strings."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return None
-    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    return scheme + sep, rest[:end], rest[end:]
-
-
 def inline_secrets(url: str) -> list[str]:
     """What in ``url`` is a credential (empty when nothing is): userinfo, secret parameters."""
     found = []
-    parts = _authority(url)
+    parts = split_authority(url)
     if parts is not None:
         _, authority, rest = parts
         if "@" in authority or "@" in rest.partition("?")[0].partition("#")[0]:
@@ -72,47 +64,9 @@ def inline_secrets(url: str) -> list[str]:
     return found
 
 
-def redact_url(url: str) -> str:
-    """``url`` with every credential masked (user names stay: they name the login, not the key)."""
-    parts = _authority(url)
-    if parts is None:
-        return _redact_query(url)
-    scheme, authority, rest = parts
-    if "@" in authority:
-        userinfo, _, host = authority.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        authority = f"{user}:{MASK}@{host}" if colon else f"{user}@{host}"
-    elif "@" in rest.partition("?")[0]:
-        # A password holding '/' ends the authority early: mask up to the last '@'.
-        path, _, after = rest.partition("?")
-        rest = f"/{MASK}@{path.rpartition('@')[2]}" + (f"?{after}" if after else "")
-        authority = f"{authority.partition(':')[0]}:{MASK}" if ":" in authority else authority
-    elif ":" in authority and not authority.endswith("]") and not port_like(authority):
-        authority = f"{authority.rpartition(':')[0]}:{MASK}"
-    return _redact_query(scheme + authority + rest)
-
-
-def port_like(authority: str) -> bool:
-    """Whether what follows the last ':' of a host is a port (or nothing)."""
-    port = authority.rpartition(":")[2]
-    return not port or port.isdigit()
-
-
-def _redact_query(url: str) -> str:
-    head, sep, query = url.partition("?")
-    if not sep:
-        return url
-    query, hash_sep, fragment = query.partition("#")
-    pairs = []
-    for item in query.split("&"):
-        name, eq, _ = item.partition("=")
-        pairs.append(f"{name}={MASK}" if eq and name.lower() in SECRET_PARAMS else item)
-    return f"{head}?{'&'.join(pairs)}{hash_sep}{fragment}"
-
-
 def with_login(url: str, username: str, password: str) -> str:
     """``url`` with the login as userinfo (percent-encoded): for the edge's memory only."""
-    parts = _authority(url)
+    parts = split_authority(url)
     if parts is None:
         raise ValueError("a login can only be added to a scheme://host URL")
     scheme, authority, rest = parts

@@ -27,7 +27,8 @@ from producers.sources.base import SourceContext
 from producers.sources.factory import open_source, parse_source
 from schemas.catalog import schema_dict
 from schemas.records import CameraConfig, CameraCredentials
-from schemas.records.credentials import inline_secrets, redact_url
+from schemas.records.credentials import inline_secrets
+from vidsight.redact import redact_url
 
 PASSWORD = "hunter2-Zq9"
 ENV = "GATE_1_PASSWORD"
