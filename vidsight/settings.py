@@ -322,7 +322,7 @@ def env_names(cls: type[BaseModel], field: str) -> list[str]:
 def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
-        log.warning("deprecated setting: %s", message)
+        log.warning("%s", message)
 
 
 # ---- sources -----------------------------------------------------------------------------------
@@ -381,8 +381,9 @@ def _translate_env(cls: type[BaseSettings], env: Mapping[str, str | None]) -> di
     for target, new in legacy_used.items():
         _warn_once(
             f"env:{cls.__name__}:{target}",
-            f"{target.upper()} is the old name of {new} (the {kind} process's own setting; each "
-            f"process kind has its own prefix now): set {new} instead",
+            f"deprecated setting: {target.upper()} is the old name of {new} (the {kind} "
+            f"process's own setting; each process kind has its own prefix now): set {new} "
+            "instead",
         )
     return out
 
@@ -406,8 +407,9 @@ def file_values(cls: type[Endpoints], data: Mapping[str, Any], *, path: str) -> 
     """What the (parsed) TOML file says to ``cls``: the shared keys it has, its own tables, and
     its own keys left at the top level by a pre-section file (with a deprecation warning).
 
-    Raises ConfigError for a top-level key no process kind declares and for an unknown key in
-    one of ``cls``'s tables.
+    Raises ConfigError for an unknown key in one of ``cls``'s tables, and for a top-level key
+    that no process kind declares once every kind's settings class is loaded (as in the
+    ``vidsight`` command); a process that has not loaded them all logs and skips such a key.
     """
     sections = set(PROCESS_KINDS)
     mine = sections_of(cls)
@@ -428,13 +430,25 @@ def file_values(cls: type[Endpoints], data: Mapping[str, Any], *, path: str) -> 
             section = _section_owning(cls, key)
             _warn_once(
                 f"toml:{path}:{key}",
-                f"config file {path}: top-level key {key!r} is read by the {section} process "
-                f"only; move it into the [{section}] table",
+                f"deprecated setting: config file {path}: top-level key {key!r} is read by the "
+                f"{section} process only; move it into the [{section}] table",
             )
             values[key] = value
             continue
         if key in owned_elsewhere:
             continue  # another process kind's key, in a pre-section file
+        missing = [k for k in PROCESS_KINDS if k not in _PROCESS_CLASSES]
+        if missing:
+            # A process started on its own (``python -m ...``) has not loaded every kind's
+            # settings, so it cannot tell another kind's key (or a store it does not use) from a
+            # typo: it skips the key, says so, and leaves refusing it to the kinds that know.
+            _warn_once(
+                f"toml:{path}:{key}:unknown",
+                f"config file {path}: top-level key {key!r} is not a setting of {cls.__name__} "
+                f"nor of the process kinds loaded here; skipped (settings of "
+                f"{', '.join(missing)} not loaded)",
+            )
+            continue
         raise ConfigError(
             f"config file {path}: unknown key {key!r} at the top level (no process kind "
             f"declares it); allowed there: the shared keys {', '.join(sorted(shared))}; the "

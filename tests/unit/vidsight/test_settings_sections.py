@@ -317,3 +317,34 @@ def test_stack_settings_from_their_new_home(tmp_path: Path) -> None:
     assert s.section == "stack" and s.ports == home.Ports()
     assert not hasattr(cfg, "StackSettings") and not hasattr(cfg, "Ports")
     assert home.StackSettings not in cfg.process_sections().get("sinks", [])
+
+
+def test_a_process_started_alone_skips_top_level_keys_it_cannot_judge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `python -m schemas.registry` loads no sinks: their store keys and a typo look alike to it.
+    alone = {"registry": cfg._PROCESS_CLASSES["registry"]}
+    monkeypatch.setattr(cfg, "_PROCESS_CLASSES", alone)
+    path = write(
+        tmp_path, 'mongo_urii = "x"\nregistry_url = "http://r:1"\n[registry]\nregistry_port = 1\n'
+    )
+    with caplog.at_level(logging.WARNING, logger="vidsight.settings"):
+        s = load(KINDS["registry"], config_file=path, data_dir=tmp_path)
+    assert (s.registry_url, s.registry_port) == ("http://r:1", 1)
+    assert "'mongo_urii'" in caplog.text and "skipped" in caplog.text
+    bad = write(tmp_path, "[registry]\nregistry_prot = 1\n")
+    with pytest.raises(ConfigError, match="'registry_prot' in \\[registry\\]"):
+        load(KINDS["registry"], config_file=bad, data_dir=tmp_path)
+
+
+def test_the_readme_example_file_loads_for_every_kind(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    section = readme[readme.index("### Settings") :]
+    example = section[section.index("```toml\n") + 8 : section.index("```\n", 8)]
+    path = write(tmp_path, example)
+    for cls in KINDS.values():
+        load(cls, config_file=path, data_dir=tmp_path)
+    kinds = (EdgeSettings, ProcessorSettings, SinkSettings)
+    ports = [load(c, config_file=path, data_dir=tmp_path).metrics_port for c in kinds]
+    assert ports == [9102, 9103, 9101]
+    assert load(StackSettings, config_file=path, data_dir=tmp_path).ports.kafka == 19092
