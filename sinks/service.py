@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import FrameType
 
 from schemas.serde import Serde
 from sinks.metrics import SinkMetrics
 from sinks.runner import RunOptions, RunStats, SinkRunner
 from sinks.settings import SinkSettings
 from sinks.stores import build
+from vidsight.kafka.shutdown import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +23,6 @@ class ServiceResult:
 
     stats: dict[str, RunStats] = field(default_factory=dict)
     errors: dict[str, BaseException] = field(default_factory=dict)
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop`` (a graceful flush-and-commit), in the main thread only."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: stopping after a final flush", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def run_sinks(

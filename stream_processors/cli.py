@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -30,6 +29,8 @@ from stream_processors.feedback_cli import feedback_group
 from stream_processors.runtime.settings import ProcessorSettings
 from vidsight import settings as cfg
 from vidsight.commands import config_file, root_group
+from vidsight.kafka.clients import REAL_CLIENTS
+from vidsight.kafka.shutdown import stop_on_signals
 from vidsight.options import DATA_DIR_OPTION
 
 IDLE_OPTION = click.option(
@@ -44,17 +45,6 @@ IDLE_OPTION = click.option(
 
 def _settings(ctx: click.Context, data_dir: Path | None, **overrides: Any) -> ProcessorSettings:
     return cfg.load(ProcessorSettings, config_file=config_file(ctx), data_dir=data_dir, **overrides)
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    return stop
 
 
 # ---- process -----------------------------------------------------------------------------
@@ -84,10 +74,11 @@ def process_run(
     from stream_processors.runtime.worker import Processor
 
     settings = _settings(ctx, data_dir, group_id=group_id, metrics_port=metrics_port)
-    processor = Processor(settings, stop=_stop_on_signals())
-    if settings.metrics_port:
-        processor.metrics.serve(settings.metrics_port, settings.metrics_host)
-    stats = processor.run(exit_when_idle_s=exit_when_idle)
+    with stop_on_signals(threading.Event()) as stop:
+        processor = Processor(settings, stop=stop, clients=REAL_CLIENTS)
+        if settings.metrics_port:
+            processor.metrics.serve(settings.metrics_port, settings.metrics_host)
+        stats = processor.run(exit_when_idle_s=exit_when_idle)
     click.echo(
         f"processed {stats.consumed} records: {stats.sensor_events} sensor events, "
         f"{stats.alerts} alert messages, {stats.dead_letters} dead letters, "
@@ -201,14 +192,15 @@ def alerts_tail(
     def show(alert: Alert, datum: Mapping[str, Any]) -> None:
         click.echo(alert_json(datum, times) if as_json else format_alert(alert))
 
-    tail_alerts(
-        settings,
-        Serde.for_registry(settings),
-        show,
-        from_beginning=from_beginning,
-        exit_when_idle_s=exit_when_idle,
-        stop=_stop_on_signals(),
-    )
+    with stop_on_signals(threading.Event()) as stop:
+        tail_alerts(
+            settings,
+            Serde.for_registry(settings),
+            show,
+            from_beginning=from_beginning,
+            exit_when_idle_s=exit_when_idle,
+            stop=stop,
+        )
 
 
 alerts_group.add_command(alerts_clip)
