@@ -6,6 +6,7 @@
 - ``producer``: ``AckingProducer``, a producer that knows what the broker acknowledged;
 - ``dlq``: dead-letter headers and the ``DeadLetterWriter``;
 - ``reading``: assign-all readers and reading partitions to their end;
+- ``shutdown``: ``stop_on_signals``, SIGTERM/SIGINT as a graceful stop;
 - ``loop``: ``ConsumeLoop``, the consume-loop skeleton (assignment, revocation, loss, pause,
   rewind and back-off, idle exit, graceful shutdown, metrics hooks).
 """
