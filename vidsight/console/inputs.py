@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.records import SensorKind
 from vidsight.console.stores import AlertQuery
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 ENUMS = {
-    "rule": ("zone", "tripwire", "loitering", "aoi", "count_anomaly"),
+    "rule": tuple(k.value for k in SensorKind if k is not SensorKind.UNKNOWN),
     "severity": ("low", "medium", "high", "critical"),
     "lifecycle": ("new", "update", "end"),
     "review": ("unreviewed", "true_positive", "false_positive"),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.records import SensorKind
+
 _ERR = {"$ref": "#/components/schemas/Error"}
 _422 = {
     "description": "bad input; detail names each field by its path",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Invalid"}}},
 }
+_RULES = [k.value for k in SensorKind if k is not SensorKind.UNKNOWN]
 _401 = {"description": "no valid session (log in at /login)"}
 _403 = {"description": "wrong CSRF token or foreign Origin"}
 
@@ -108,7 +111,7 @@ SPEC: dict[str, Any] = {
                 "parameters": [
                     _q("camera", "camera id"),
                     _q("sensor", "sensor id"),
-                    _q("rule", "rule", ["zone", "tripwire", "loitering", "aoi", "count_anomaly"]),
+                    _q("rule", "rule", _RULES),
                     _q("severity", "severity", ["low", "medium", "high", "critical"]),
                     _q("lifecycle", "lifecycle", ["new", "update", "end"]),
                     _q("review", "review state", ["unreviewed", "true_positive", "false_positive"]),

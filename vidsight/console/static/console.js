@@ -60,6 +60,11 @@ function drawGeometry(overlay, sensor) {
   if (sensor.kind === "tripwire") {
     overlay.appendChild(svg("polyline", { points: pts, class: "geom", "vector-effect": "non-scaling-stroke" }));
     drawArrow(overlay, sensor.points, sensor.direction);
+  } else if (sensor.kind === "speed") {  // line 1 (P0 P1), then line 2 (P0 P1)
+    for (const line of [sensor.points.slice(0, 2), sensor.points.slice(2, 4)]) {
+      overlay.appendChild(svg("polyline", { points: line.map((p) => p.join(",")).join(" "),
+        class: "geom", "vector-effect": "non-scaling-stroke" }));
+    }
   } else {
     overlay.appendChild(svg("polygon", { points: pts, class: "geom", "vector-effect": "non-scaling-stroke" }));
   }
