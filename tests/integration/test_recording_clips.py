@@ -1,6 +1,7 @@
 """Recording through the local stack: an edge records a file camera, the segment references
 reach PostgreSQL through the postgres sink, the objects are in S3 with their sha256, and
-``vidsight alerts clip`` cuts an alert's range into a playable MP4 of the camera's own packets."""
+``vidsight alerts clip`` and the console cut an alert's range into a playable MP4 of the
+camera's own packets; the console's clip endpoint refuses anonymous and bad requests."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import hashlib
 import subprocess
 import sys
 import uuid
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import av
+import console_support as cs
+import httpx
 import pytest
-from test_sink_env import isolated
+from test_sink_env import Projection, isolated
 
 from producers.config import Camera
 from producers.recording.spec import RecordSpec, recording_key
@@ -24,7 +28,7 @@ from producers.settings import EdgeSettings
 from producers.synthetic.scene import SceneSpec
 from producers.synthetic.video import write_scene_video
 from schemas import catalog
-from schemas.records import now_micros, to_micros
+from schemas.records import Alert, now_micros, to_micros
 from sinks.runner import RunOptions
 from sinks.service import run_sinks
 from tests.support import samples
@@ -41,9 +45,20 @@ def packets_of(path: Path) -> list[tuple[int, bool]]:
         return [(p.size, p.is_keyframe) for p in c.demux(s) if p.size]
 
 
-def test_segments_reach_postgres_and_s3_and_alerts_clip_cuts_the_alert(
-    catalog_topics: Any, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class Recorded:
+    src: Path
+    cam: str
+    start: int
+    alert: Alert
+    unrecorded: Alert
+    p: Projection
+
+
+@pytest.fixture(scope="module")
+def recorded(catalog_topics: Any, tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    """A file camera recorded by an edge, an alert 3..4 s into it, projected into PostgreSQL."""
+    tmp_path = tmp_path_factory.mktemp("recorded")
     tag = f"rc{uuid.uuid4().hex[:6]}"
     cam = f"{tag}-cam"
     src = tmp_path / "src.mp4"
@@ -78,11 +93,25 @@ def test_segments_reach_postgres_and_s3_and_alerts_clip_cuts_the_alert(
     alert = replace(
         base, camera_id=cam, start_ts=start + 3 * S, end_ts=start + 4 * S, updated_ts=start + 4 * S
     )
-    assert samples.publish(catalog_topics.endpoints, catalog.ALERTS, [alert]) == 1
+    unrecorded = replace(
+        samples.scene(n_cameras=1, frames=20, prefix=f"{tag}-none-").alerts[0],
+        start_ts=start + 3 * S,
+        end_ts=start + 4 * S,
+    )
+    assert samples.publish(catalog_topics.endpoints, catalog.ALERTS, [alert, unrecorded]) == 2
 
     p = isolated(catalog_topics, tag)
     result = run_sinks(["postgres"], p.settings, options=RunOptions(exit_when_idle_s=3))
     assert result.errors == {}
+    return Recorded(src, cam, start, alert, unrecorded, p)
+
+
+def test_segments_reach_postgres_and_s3_and_alerts_clip_cuts_the_alert(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    src, cam, start, alert, p = (
+        recorded.src, recorded.cam, recorded.start, recorded.alert, recorded.p
+    )  # fmt: skip
     with p.pg() as conn:
         rows = conn.execute(
             "SELECT start_ts, end_ts, uri, sha256, bytes, codec, packets FROM recordings "
@@ -120,3 +149,50 @@ def test_segments_reach_postgres_and_s3_and_alerts_clip_cuts_the_alert(
         env=p.env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert missing.returncode != 0 and "is not in PostgreSQL" in missing.stderr
+
+
+@pytest.fixture(scope="module")
+def console(recorded: Recorded, catalog_topics: Any) -> Iterator[str]:
+    settings = cs.console_settings(
+        catalog_topics, postgres_dsn=recorded.p.settings.postgres_dsn.get_secret_value()
+    )
+    with cs.serve(settings) as base:
+        yield base
+
+
+def test_the_console_plays_the_alert_clip_to_operators_only(
+    recorded: Recorded, console: str, tmp_path: Path
+) -> None:
+    url = f"/api/alerts/{recorded.alert.alert_id}/clip.mp4"
+    assert httpx.get(console + url).status_code == 401
+    client = cs.login(console)
+    try:
+        resp = client.get(url, params={"pre": "1", "post": "1"}, timeout=60)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"] == "video/mp4"
+        out = tmp_path / "console.mp4"
+        out.write_bytes(resp.content)
+        assert packets_of(out) == packets_of(recorded.src)[50:125]
+        # The <video> element asks for ranges; the clip is not cut again for each.
+        part = client.get(url, params={"pre": "1", "post": "1"}, headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206 and part.content == resp.content[:100]
+        # The default roll is 5 s each side: the whole 8 s recording.
+        whole = client.get(url, timeout=60)
+        out.write_bytes(whole.content)
+        assert packets_of(out) == packets_of(recorded.src)
+
+        page = client.get(f"/alerts/{recorded.alert.alert_id}")
+        assert 'id="clip"' in page.text
+
+        bad = client.get("/api/alerts/not-a-uuid/clip.mp4")
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "alert_id"]
+        for params in ({"pre": "1000"}, {"post": "-1"}, {"pre": "nan"}, {"post": "x" * 40}):
+            resp = client.get(url, params=params)
+            assert resp.status_code == 422, params
+        assert client.get(f"/api/alerts/{uuid.uuid4()}/clip.mp4").status_code == 404
+        none = client.get(f"/api/alerts/{recorded.unrecorded.alert_id}/clip.mp4")
+        assert none.status_code == 404 and none.json()["error"] == (
+            "no recorded video covers this alert"
+        )
+    finally:
+        client.close()

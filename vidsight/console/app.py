@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from schemas.serde import Serde
 from vidsight.console.api import ROUTES as API_ROUTES
 from vidsight.console.auth import MAX_PASSWORD_CHARS, Signer, check_login, hash_password
+from vidsight.console.clips import clip_routes
 from vidsight.console.context import Console
 from vidsight.console.feed import Hub, LiveFeed
 from vidsight.console.guard import LOGIN_CSRF_COOKIE, SESSION_COOKIE, ConsoleGuard, GuardPolicy
@@ -154,6 +155,7 @@ def create_app(
 
     routes = [
         *API_ROUTES,
+        *clip_routes(),
         *(Route(p, page, methods=["GET"]) for p in PAGES),
         Route("/alerts/{alert_id}", alert_page, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),

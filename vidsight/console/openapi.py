@@ -148,6 +148,36 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/api/alerts/{alert_id}/clip.mp4": {
+            "get": {
+                "summary": "The recorded video of an alert (MP4, not re-encoded; at most 120 s)",
+                "parameters": [
+                    {
+                        "name": "alert_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    },
+                    *(
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "number", "minimum": 0, "maximum": 60},
+                            "description": f"seconds of video {when} the alert (default 5)",
+                        }
+                        for name, when in (("pre", "before"), ("post", "after"))
+                    ),
+                ],
+                "responses": {
+                    "200": {"description": "the clip (video/mp4; Range requests answered)"},
+                    "404": {"description": "unknown alert, or no recorded video covers it"},
+                    "401": _401,
+                    "422": _422,
+                    "429": {"description": "too many clips being cut at once"},
+                },
+            }
+        },
         "/api/feedback": {
             "post": {
                 "summary": "Publish an operator verdict (Feedback event on vidsight.feedback)",

@@ -153,6 +153,21 @@ async function alertsPage() {
 }
 
 // ---- alert detail --------------------------------------------------------------------------
+async function showClip(id) {
+  // The recorded video around the alert, cut by the console without re-encoding.
+  const url = "/api/alerts/" + encodeURIComponent(id) + "/clip.mp4";
+  const video = $("#clip"), status = $("#clip-status");
+  video.addEventListener("loadeddata", () => { video.hidden = false; status.textContent = "recorded video"; });
+  video.addEventListener("error", async () => {
+    video.hidden = true;
+    const probe = await fetch(url, { headers: { Range: "bytes=0-0" } });
+    let why = "no recorded video";
+    try { why = (await probe.json()).error || why; } catch (e) { /* not JSON */ }
+    status.textContent = why;
+  });
+  video.src = url;
+}
+
 async function alertPage() {
   const id = document.body.dataset.alertId;
   const { status, data } = await api("GET", "/api/alerts/" + encodeURIComponent(id));
@@ -160,6 +175,7 @@ async function alertPage() {
   const a = data.alert;
   const overlay = $("#overlay");
   if (a.evidence_uri) $("#evidence").src = evidenceUrl(a.evidence_uri);
+  showClip(id);
   for (const o of data.frame_objects) drawBox(overlay, o.bbox, "obj-box", `#${o.track_id} ${o.label} ${Number(o.score).toFixed(2)}`);
   if (a.bbox) drawBox(overlay, a.bbox, "alert-box", "alert box");
   const s = await api("GET", "/api/sensors/" + encodeURIComponent(a.sensor_id));
