@@ -50,15 +50,15 @@ def frames_of(dets: list[Detections]) -> list[FrameRef]:
     """One analysed FrameRef per Detections message."""
     return [
         FrameRef(
-            frame_event_id(d.camera_id, d.frame_ts, d.seq),
-            d.camera_id,
-            d.frame_ts,
-            d.seq,
-            640,
-            360,
-            0.1,
-            True,
-            len(d.objects),
+            event_id=frame_event_id(d.camera_id, d.frame_ts, d.seq),
+            camera_id=d.camera_id,
+            frame_ts=d.frame_ts,
+            seq=d.seq,
+            width=640,
+            height=360,
+            motion_score=0.1,
+            analysed=True,
+            object_count=len(d.objects),
         )
         for d in dets
     ]

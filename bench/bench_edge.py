@@ -249,11 +249,33 @@ def _outcomes(n: int) -> list[Any]:
     for i in range(n):
         cam, ts = f"bench-{i % 64}", t0 + i * 200_000
         objects = tuple(
-            DetectedObject(i * 3 + k, "car", 0.9, BBox(0.1 * k, 0.2, 0.1 * k + 0.08, 0.3))
+            DetectedObject(
+                track_id=i * 3 + k,
+                label="car",
+                score=0.9,
+                bbox=BBox(0.1 * k, 0.2, 0.1 * k + 0.08, 0.3),
+            )
             for k in range(3)
         )
-        frame = FrameRef(frame_event_id(cam, ts, i), cam, ts, i, 1280, 720, 0.01, True, 3)
-        dets = Detections(detections_event_id(cam, ts, i), cam, ts, i, "motion", objects)
+        frame = FrameRef(
+            event_id=frame_event_id(cam, ts, i),
+            camera_id=cam,
+            frame_ts=ts,
+            seq=i,
+            width=1280,
+            height=720,
+            motion_score=0.01,
+            analysed=True,
+            object_count=3,
+        )
+        dets = Detections(
+            event_id=detections_event_id(cam, ts, i),
+            camera_id=cam,
+            frame_ts=ts,
+            seq=i,
+            model="motion",
+            objects=objects,
+        )
         out.append(FrameOutcome(frame, dets, 0.001, None))
     return out
 

@@ -108,10 +108,23 @@ def detections(cameras: int, seconds: float) -> list[Detections]:
                 if obj.t_enter < t < obj.t_exit:
                     box = obj.bbox_at(t)
                     if box is not None:
-                        found.append(DetectedObject(obj.object_id, obj.label, 0.9, box))
+                        found.append(
+                            DetectedObject(
+                                track_id=obj.object_id, label=obj.label, score=0.9, bbox=box
+                            )
+                        )
             if found:
                 event_id = detections_event_id(camera, ts, seq)
-                out.append(Detections(event_id, camera, ts, seq, "truth", tuple(found)))
+                out.append(
+                    Detections(
+                        event_id=event_id,
+                        camera_id=camera,
+                        frame_ts=ts,
+                        seq=seq,
+                        model="truth",
+                        objects=tuple(found),
+                    )
+                )
     return out
 
 

@@ -103,9 +103,20 @@ def messages(cameras: int, frames: int, objects: int, rng: random.Random) -> lis
                 x, y = s[0], s[1]
                 box = BBox(x - 0.03, y - 0.12, x + 0.03, y)
                 label = "person" if k % 2 == 0 else "car"
-                objs.append(DetectedObject(c * 100 + k, label, rng.uniform(0.5, 0.95), box))
+                objs.append(
+                    DetectedObject(
+                        track_id=c * 100 + k, label=label, score=rng.uniform(0.5, 0.95), bbox=box
+                    )
+                )
             out.append(
-                Detections(detections_event_id(cam, ts, f), cam, ts, f, "bench", tuple(objs))
+                Detections(
+                    event_id=detections_event_id(cam, ts, f),
+                    camera_id=cam,
+                    frame_ts=ts,
+                    seq=f,
+                    model="bench",
+                    objects=tuple(objs),
+                )
             )
     return out
 

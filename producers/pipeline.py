@@ -91,7 +91,9 @@ class CameraPipeline:
                 # ids, so a restarted camera's objects are never taken for the old ones.
                 base = self._identity_base
                 objects = tuple(
-                    DetectedObject(base + (d.identity or 0), d.label, d.score, d.bbox)
+                    DetectedObject(
+                        track_id=base + (d.identity or 0), label=d.label, score=d.score, bbox=d.bbox
+                    )
                     for d in found
                 )
             else:

@@ -158,7 +158,11 @@ class Tracker:
             else:
                 continue
             if track.hits >= cfg.min_hits:
-                out.append(DetectedObject(track.track_id, det.label, det.score, det.bbox))
+                out.append(
+                    DetectedObject(
+                        track_id=track.track_id, label=det.label, score=det.score, bbox=det.bbox
+                    )
+                )
         return out
 
     def _advance(self, track: _Track, det: Detection, ts_s: float) -> None:

@@ -1,7 +1,10 @@
 """Typed records of the edge topics: frames and detections (the platform's hottest path).
 
 Times are ``int`` UTC microseconds (see ``timestamps``), ids are UUID strings, arrays are tuples
-so the records stay immutable and hashable.
+so the records stay immutable and hashable. Fields are keyword-only, so a field added to the
+schema (and here, in schema order) breaks no construction. The conversions are written out by
+hand rather than left to ``mapping`` because these two topics carry every analysed frame: the
+generic mapping decodes them several times slower (bench/bench_serde.py).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any, ClassVar
 from schemas.records.geometry import BBox
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FrameRef:
     """One sampled frame of one camera; also the camera's event-time heartbeat."""
 
@@ -52,23 +55,10 @@ class FrameRef:
     @classmethod
     def from_avro(cls, data: Mapping[str, Any]) -> FrameRef:
         """Build from an Avro datum."""
-        return cls(
-            data["event_id"],
-            data["camera_id"],
-            data["frame_ts"],
-            data["seq"],
-            data["width"],
-            data["height"],
-            data["motion_score"],
-            data["analysed"],
-            data["object_count"],
-            data["evidence_uri"],
-            data["evidence_bytes"],
-            data["evidence_sha256"],
-        )
+        return _frame_ref(data)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DetectedObject:
     """One detected and tracked object on a frame."""
 
@@ -94,7 +84,7 @@ class DetectedObject:
         return _detected_object(data)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Detections:
     """The objects found on one analysed frame."""
 
@@ -126,8 +116,8 @@ class Detections:
         return _detections(data)
 
 
-# -- the detections hot path --------------------------------------------------------------
-# Typed decoding of Detections runs for every analysed frame of every camera. A frozen
+# -- the frames and detections hot path ---------------------------------------------------
+# Typed decoding of FrameRef and Detections runs for every frame of every camera. A frozen
 # dataclass's __init__ sets each field through object.__setattr__, which made up a third of
 # the whole decode; setting the same slots through their descriptors builds the same
 # immutable objects (the generated __init__ validates nothing that is skipped here) at about
@@ -157,6 +147,30 @@ _SET_TRACK, _SET_LABEL, _SET_SCORE, _SET_BBOX = _slot_setters(
 ) = _slot_setters(
     Detections, "event_id", "camera_id", "frame_ts", "seq", "model", "objects", "evidence_uri"
 )
+
+
+_FRAME_FIELDS = (
+    "event_id",
+    "camera_id",
+    "frame_ts",
+    "seq",
+    "width",
+    "height",
+    "motion_score",
+    "analysed",
+    "object_count",
+    "evidence_uri",
+    "evidence_bytes",
+    "evidence_sha256",
+)
+_FRAME_SETTERS = tuple(zip(_FRAME_FIELDS, _slot_setters(FrameRef, *_FRAME_FIELDS), strict=True))
+
+
+def _frame_ref(data: Mapping[str, Any]) -> FrameRef:
+    frame = _new(FrameRef)
+    for name, set_value in _FRAME_SETTERS:
+        set_value(frame, data[name])
+    return frame
 
 
 def _detected_object(data: Mapping[str, Any]) -> DetectedObject:

@@ -104,9 +104,17 @@ def frames_on_broker(
 def spooled_frame_seqs(spool_dir: Path) -> dict[str, list[int]]:
     """The FrameRef seqs still waiting in a spool (the spool's owner must be gone)."""
     codec = Serde(InMemorySchemaResolver()).topic(catalog.FRAMES, FrameRef)
-    header = codec.encode(FrameRef("00000000-0000-0000-0000-000000000000", "x", 0, 0, 1, 1, 0.0))[
-        :5
-    ]
+    header = codec.encode(
+        FrameRef(
+            event_id="00000000-0000-0000-0000-000000000000",
+            camera_id="x",
+            frame_ts=0,
+            seq=0,
+            width=1,
+            height=1,
+            motion_score=0.0,
+        )
+    )[:5]
     spool = Spool(spool_dir)
     out: dict[str, list[int]] = {}
     try:

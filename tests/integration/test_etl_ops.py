@@ -69,19 +69,35 @@ def _scene(tag: str) -> samples.Scene:
     sensor, ts, aid = by_cam[f"{tag}-cam-000"][1]
     when = ts + 30_000_000
     scene.feedback.append(
-        Feedback(feedback_id(aid, "ana", when), aid, f"{tag}-cam-000", sensor,
-                 Verdict.TRUE_POSITIVE, "ana", when)
-    )  # fmt: skip
+        Feedback(
+            feedback_id=feedback_id(aid, "ana", when),
+            alert_id=aid,
+            camera_id=f"{tag}-cam-000",
+            sensor_id=sensor,
+            verdict=Verdict.TRUE_POSITIVE,
+            operator="ana",
+            ts=when,
+        )
+    )
     return scene
 
 
 def _frames(tag: str) -> list[FrameRef]:
     return [
-        FrameRef(f"{tag}-f-{c}-{f}", f"{tag}-cam-{c:03d}", _us(START) + f * STEP_US, f, 640, 360,
-                 0.5, True, 1)
+        FrameRef(
+            event_id=f"{tag}-f-{c}-{f}",
+            camera_id=f"{tag}-cam-{c:03d}",
+            frame_ts=_us(START) + f * STEP_US,
+            seq=f,
+            width=640,
+            height=360,
+            motion_score=0.5,
+            analysed=True,
+            object_count=1,
+        )
         for c in range(2)
         for f in range(FRAMES)
-    ]  # fmt: skip
+    ]
 
 
 def _publish(stack: Any, tag: str) -> None:

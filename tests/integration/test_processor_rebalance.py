@@ -131,16 +131,16 @@ def test_false_positive_verdicts_on_the_feedback_topic_suppress_similar_boxes(
     statue = BBox(0.30, 0.40, 0.36, 0.60)  # the operator said: that is not a person
     walker = BBox(0.60, 0.40, 0.66, 0.60)
     verdict = Feedback(
-        feedback_id("a-0", "op", T0),
-        "00000000-0000-5000-8000-000000000000",
-        camera,
-        zone.sensor_id,
-        Verdict.FALSE_POSITIVE,
-        "op",
-        T0,
-        None,
-        (statue,),
-        "person",
+        feedback_id=feedback_id("a-0", "op", T0),
+        alert_id="00000000-0000-5000-8000-000000000000",
+        camera_id=camera,
+        sensor_id=zone.sensor_id,
+        verdict=Verdict.FALSE_POSITIVE,
+        operator="op",
+        ts=T0,
+        note=None,
+        boxes=(statue,),
+        label="person",
     )
     p = producer(stack)
     p.produce(topics.sensors, serde.encode(catalog.CONFIG_SENSORS, zone), zone.sensor_id.encode())
@@ -149,10 +149,17 @@ def test_false_positive_verdicts_on_the_feedback_topic_suppress_similar_boxes(
     for seq in range(10):
         ts = T0 + seq * 200_000
         objects = (
-            DetectedObject(1, "person", 0.9, statue),
-            DetectedObject(2, "person", 0.9, walker),
+            DetectedObject(track_id=1, label="person", score=0.9, bbox=statue),
+            DetectedObject(track_id=2, label="person", score=0.9, bbox=walker),
         )
-        d = Detections(detections_event_id(camera, ts, seq), camera, ts, seq, "m", objects)
+        d = Detections(
+            event_id=detections_event_id(camera, ts, seq),
+            camera_id=camera,
+            frame_ts=ts,
+            seq=seq,
+            model="m",
+            objects=objects,
+        )
         p.produce(topics.detections, det.encode(d), camera.encode())
     p.flush()
     worker = Processor(settings_for(stack, topics, f"g-{uuid.uuid4().hex[:8]}"), serde=serde)

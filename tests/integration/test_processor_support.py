@@ -131,13 +131,29 @@ def scene_records(camera_id: str) -> Iterator[FrameRef | Detections]:
         t = seq / FPS
         ts = T0 + round(t * 1_000_000)
         truth = [b for b in scene.truth_at(t) if b.object_id <= OBJECTS]
-        objects = tuple(DetectedObject(b.object_id, b.label, 0.9, b.bbox) for b in truth)
+        objects = tuple(
+            DetectedObject(track_id=b.object_id, label=b.label, score=0.9, bbox=b.bbox)
+            for b in truth
+        )
         if objects:
             yield Detections(
-                detections_event_id(camera_id, ts, seq), camera_id, ts, seq, "truth", objects
+                event_id=detections_event_id(camera_id, ts, seq),
+                camera_id=camera_id,
+                frame_ts=ts,
+                seq=seq,
+                model="truth",
+                objects=objects,
             )
         yield FrameRef(
-            frame_event_id(camera_id, ts, seq), camera_id, ts, seq, 640, 480, 0.0, True, len(truth)
+            event_id=frame_event_id(camera_id, ts, seq),
+            camera_id=camera_id,
+            frame_ts=ts,
+            seq=seq,
+            width=640,
+            height=480,
+            motion_score=0.0,
+            analysed=True,
+            object_count=len(truth),
         )
 
 

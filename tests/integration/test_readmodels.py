@@ -214,13 +214,13 @@ def camera_records(camera: str, n: int) -> list[tuple[str, AvroRecord]]:
     verdicts = [Verdict.FALSE_POSITIVE, Verdict.FALSE_POSITIVE, Verdict.TRUE_POSITIVE]
     feedback = [
         Feedback(
-            feedback_id(alert_id(camera, "line", first), f"op{i}", TS + i),
-            alert_id(camera, "line", first),
-            camera,
-            "line",
-            verdict,
-            f"op{i}",
-            TS + i,
+            feedback_id=feedback_id(alert_id(camera, "line", first), f"op{i}", TS + i),
+            alert_id=alert_id(camera, "line", first),
+            camera_id=camera,
+            sensor_id="line",
+            verdict=verdict,
+            operator=f"op{i}",
+            ts=TS + i,
         )
         for i, verdict in enumerate(verdicts)
     ]

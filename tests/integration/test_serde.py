@@ -61,17 +61,31 @@ BOX = BBox(0.1, 0.2, 0.3, 0.4)
 def _records(camera: str) -> list[tuple[str, AvroRecord]]:
     aid = alert_id(camera, "line", TS)
     return [
-        (catalog.FRAMES, FrameRef(frame_event_id(camera, TS, 1), camera, TS, 1, 640, 480, 0.2)),
+        (
+            catalog.FRAMES,
+            FrameRef(
+                event_id=frame_event_id(camera, TS, 1),
+                camera_id=camera,
+                frame_ts=TS,
+                seq=1,
+                width=640,
+                height=480,
+                motion_score=0.2,
+            ),
+        ),
         (
             catalog.DETECTIONS,
             Detections(
-                detections_event_id(camera, TS, 1),
-                camera,
-                TS,
-                1,
-                "onnx:yolo11n",
-                tuple(DetectedObject(i, "person", 0.9, BOX) for i in range(3)),
-                "s3://vidsight/evidence/x.jpg",
+                event_id=detections_event_id(camera, TS, 1),
+                camera_id=camera,
+                frame_ts=TS,
+                seq=1,
+                model="onnx:yolo11n",
+                objects=tuple(
+                    DetectedObject(track_id=i, label="person", score=0.9, bbox=BOX)
+                    for i in range(3)
+                ),
+                evidence_uri="s3://vidsight/evidence/x.jpg",
             ),
         ),
         (
@@ -112,15 +126,15 @@ def _records(camera: str) -> list[tuple[str, AvroRecord]]:
         (
             catalog.FEEDBACK,
             Feedback(
-                feedback_id(aid, "ana", TS),
-                aid,
-                camera,
-                "line",
-                Verdict.FALSE_POSITIVE,
-                "ana",
-                TS,
-                "flag",
-                (BOX,),
+                feedback_id=feedback_id(aid, "ana", TS),
+                alert_id=aid,
+                camera_id=camera,
+                sensor_id="line",
+                verdict=Verdict.FALSE_POSITIVE,
+                operator="ana",
+                ts=TS,
+                note="flag",
+                boxes=(BOX,),
             ),
         ),
         (
@@ -253,7 +267,15 @@ def test_old_writer_decodes_with_current_reader(catalog_topics: Any, serde: Serd
     )
     msg = _consume_at(catalog_topics.kafka_bootstrap, catalog.FRAMES, partition, offset)
     frame = serde.topic(catalog.FRAMES, FrameRef).decode(msg.value())
-    assert frame == FrameRef(frame_event_id(camera, TS, 5), camera, TS, 5, 320, 240, 0.0)
+    assert frame == FrameRef(
+        event_id=frame_event_id(camera, TS, 5),
+        camera_id=camera,
+        frame_ts=TS,
+        seq=5,
+        width=320,
+        height=240,
+        motion_score=0.0,
+    )
 
 
 def test_garbage_on_the_topic_names_topic_partition_offset(

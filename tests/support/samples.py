@@ -157,7 +157,13 @@ def scene(
             uri = f"s3://vidsight/evidence/{cam}/{ts}.jpg"
             out.detections.append(
                 Detections(
-                    detections_event_id(cam, ts, f), cam, ts, f, "motion", tuple(objects), uri
+                    event_id=detections_event_id(cam, ts, f),
+                    camera_id=cam,
+                    frame_ts=ts,
+                    seq=f,
+                    model="motion",
+                    objects=tuple(objects),
+                    evidence_uri=uri,
                 )
             )
             if f % 10 == 5:
@@ -252,15 +258,15 @@ def _alert_lifecycle(
         when = ts + 5_000_000
         out.feedback.append(
             Feedback(
-                feedback_id(aid, "olga", when),
-                aid,
-                cam,
-                sensor,
-                Verdict.FALSE_POSITIVE if f % 100 == 0 else Verdict.TRUE_POSITIVE,
-                "olga",
-                when,
-                None,
-                (obj.bbox,),
+                feedback_id=feedback_id(aid, "olga", when),
+                alert_id=aid,
+                camera_id=cam,
+                sensor_id=sensor,
+                verdict=Verdict.FALSE_POSITIVE if f % 100 == 0 else Verdict.TRUE_POSITIVE,
+                operator="olga",
+                ts=when,
+                note=None,
+                boxes=(obj.bbox,),
             )
         )
 

@@ -67,7 +67,15 @@ def samples() -> dict[str, list[AvroRecord]]:
     """Per topic: a record with every optional field set and one with the minimum."""
     return {
         catalog.FRAMES: [
-            FrameRef(frame_event_id("gate-1", TS, 42), "gate-1", TS, 42, 1920, 1080, 0.031),
+            FrameRef(
+                event_id=frame_event_id("gate-1", TS, 42),
+                camera_id="gate-1",
+                frame_ts=TS,
+                seq=42,
+                width=1920,
+                height=1080,
+                motion_score=0.031,
+            ),
             FrameRef(
                 event_id=frame_event_id("gate-1", TS, 43),
                 camera_id="gate-1",
@@ -85,15 +93,25 @@ def samples() -> dict[str, list[AvroRecord]]:
         ],
         catalog.DETECTIONS: [
             Detections(
-                detections_event_id("gate-1", TS, 42),
-                "gate-1",
-                TS,
-                42,
-                "onnx:yolo11n",
-                tuple(DetectedObject(i, "person", 0.5 + i / 10, BOX) for i in range(3)),
-                "s3://vidsight/evidence/gate-1/x.jpg",
+                event_id=detections_event_id("gate-1", TS, 42),
+                camera_id="gate-1",
+                frame_ts=TS,
+                seq=42,
+                model="onnx:yolo11n",
+                objects=tuple(
+                    DetectedObject(track_id=i, label="person", score=0.5 + i / 10, bbox=BOX)
+                    for i in range(3)
+                ),
+                evidence_uri="s3://vidsight/evidence/gate-1/x.jpg",
             ),
-            Detections(detections_event_id("cam-ü", 0, 0), "cam-ü", 0, 0, "motion", ()),
+            Detections(
+                event_id=detections_event_id("cam-ü", 0, 0),
+                camera_id="cam-ü",
+                frame_ts=0,
+                seq=0,
+                model="motion",
+                objects=(),
+            ),
         ],
         catalog.SENSOR_EVENTS: [
             SensorEvent(
@@ -173,7 +191,13 @@ def samples() -> dict[str, list[AvroRecord]]:
                 boxes=(BOX, BBox(0.0, 0.0, 1.0, 1.0)),
             ),
             Feedback(
-                feedback_id(AID, "bo", TS), AID, "gate-1", "s", Verdict.TRUE_POSITIVE, "bo", TS
+                feedback_id=feedback_id(AID, "bo", TS),
+                alert_id=AID,
+                camera_id="gate-1",
+                sensor_id="s",
+                verdict=Verdict.TRUE_POSITIVE,
+                operator="bo",
+                ts=TS,
             ),
         ],
         catalog.CONFIG_CAMERAS: [
@@ -374,7 +398,15 @@ def test_encoding_a_bad_datum_is_a_serialization_error(serde: Serde) -> None:
     codec = serde.topic(catalog.FRAMES, FrameRef)
     with pytest.raises(SerializationError, match=r"cannot encode FrameRef.*topic=vidsight\.frames"):
         codec.encode_datum({"camera_id": "x"})
-    bad = FrameRef("id", "c", TS, 1, 1, 1, "not a number")  # type: ignore[arg-type]
+    bad = FrameRef(
+        event_id="id",
+        camera_id="c",
+        frame_ts=TS,
+        seq=1,
+        width=1,
+        height=1,
+        motion_score="not a number",  # type: ignore[arg-type]
+    )
     with pytest.raises(SerializationError):
         codec.encode(bad)
 

@@ -55,7 +55,13 @@ def test_v1_event_decodes_with_v2_reader_and_gets_the_defaults() -> None:
     codec = Serde(resolver).topic(catalog.FRAMES, FrameRef)
     frame = codec.decode(old, partition=3, offset=100)
     assert frame == FrameRef(
-        "5f0c5f6e-2d0a-5a53-8b5d-0a1f1e0d9c11", "gate-1", TS, 9, 640, 480, 0.25
+        event_id="5f0c5f6e-2d0a-5a53-8b5d-0a1f1e0d9c11",
+        camera_id="gate-1",
+        frame_ts=TS,
+        seq=9,
+        width=640,
+        height=480,
+        motion_score=0.25,
     )
     assert frame.analysed is False and frame.evidence_uri is None
     # new events of the same topic use the current schema under its own id
@@ -102,7 +108,14 @@ def test_same_schema_in_other_words_takes_the_direct_path() -> None:
     resolver = InMemorySchemaResolver()
     schema_id = resolver.add(json.dumps(reworded))
     codec = Serde(resolver).topic(catalog.DETECTIONS, Detections)
-    record = Detections("5f0c5f6e-2d0a-5a53-8b5d-0a1f1e0d9c11", "c", TS, 1, "hog", ())
+    record = Detections(
+        event_id="5f0c5f6e-2d0a-5a53-8b5d-0a1f1e0d9c11",
+        camera_id="c",
+        frame_ts=TS,
+        seq=1,
+        model="hog",
+        objects=(),
+    )
     data = b"\x00" + schema_id.to_bytes(4, "big") + codec.encode(record)[5:]
     assert codec.decode(data) == record
     assert codec._plans[schema_id][1] is None  # white-box: no reader schema = no resolution

@@ -36,13 +36,15 @@ SERDE = _serde()
 DETECTIONS = SERDE.topic(catalog.DETECTIONS, Detections)
 GOOD = DETECTIONS.encode(
     Detections(
-        detections_event_id("gate-1", TS, 1),
-        "gate-1",
-        TS,
-        1,
-        "hog",
-        (DetectedObject(3, "person", 0.8, BBox(0.1, 0.1, 0.2, 0.5)),),
-        None,
+        event_id=detections_event_id("gate-1", TS, 1),
+        camera_id="gate-1",
+        frame_ts=TS,
+        seq=1,
+        model="hog",
+        objects=(
+            DetectedObject(track_id=3, label="person", score=0.8, bbox=BBox(0.1, 0.1, 0.2, 0.5)),
+        ),
+        evidence_uri=None,
     )
 )
 
@@ -89,7 +91,15 @@ def test_malformed_value(data: bytes, reason: str) -> None:
 
 def test_a_value_of_another_schema_is_rejected() -> None:
     frame = SERDE.topic(catalog.FRAMES, FrameRef).encode(
-        FrameRef(frame_event_id("c", TS, 1), "c", TS, 1, 2, 2, 0.0)
+        FrameRef(
+            event_id=frame_event_id("c", TS, 1),
+            camera_id="c",
+            frame_ts=TS,
+            seq=1,
+            width=2,
+            height=2,
+            motion_score=0.0,
+        )
     )
     with pytest.raises(SerializationError) as info:
         _decode(frame)

@@ -83,4 +83,12 @@ def alert(
 
 def feedback(verdict: Verdict, ts: int, *, sensor: str = "line", operator: str = "op") -> Feedback:
     aid = alert_id(CAM, sensor, T0)
-    return Feedback(feedback_id(aid, operator, ts), aid, CAM, sensor, verdict, operator, ts)
+    return Feedback(
+        feedback_id=feedback_id(aid, operator, ts),
+        alert_id=aid,
+        camera_id=CAM,
+        sensor_id=sensor,
+        verdict=verdict,
+        operator=operator,
+        ts=ts,
+    )
