@@ -32,6 +32,8 @@ T0 = 1_700_000_000_000_000  # 2023-11-14T22:13:20Z
 S = 1_000_000
 SQUARE = ((0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8))
 VERTICAL = ((0.5, 0.0), (0.5, 1.0))
+TWO_LINES = ((0.3, 0.0), (0.3, 1.0), (0.7, 0.0), (0.7, 1.0))
+"""A speed sensor's line 1 at x = 0.3 and line 2 at x = 0.7 (both drawn top to bottom)."""
 
 
 def sensor(
@@ -70,6 +72,15 @@ def aoi(
     sensor_id: str = "aoi", points: Sequence[tuple[float, float]] = SQUARE, **kw: Any
 ) -> SensorConfig:
     return sensor(sensor_id, SensorKind.AOI, points, **kw)
+
+
+def speed(
+    sensor_id: str = "speed",
+    points: Sequence[tuple[float, float]] = TWO_LINES,
+    distance_m: float = 20.0,
+    **kw: Any,
+) -> SensorConfig:
+    return sensor(sensor_id, SensorKind.SPEED, points, distance_m=distance_m, **kw)
 
 
 def obj(
