@@ -10,13 +10,13 @@ import click
 from dagster_project.launch import DagsterClient, RunOutcome, materialize, parse_time
 from infra.stack.settings import StackSettings
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 from vidsight.options import DATA_DIR_OPTION
 
 
 def webserver_url(ctx: click.Context, data_dir: Path | None) -> str:
     """The Dagster webserver of the stack in ``data_dir`` (host and port from its stack.json)."""
-    root = ctx.find_root().obj or {}
-    s = cfg.load(StackSettings, config_file=root.get("config"), data_dir=data_dir)
+    s = cfg.load(StackSettings, config_file=config_file(ctx), data_dir=data_dir)
     return f"http://{s.host}:{s.ports.dagster}"
 
 

@@ -23,6 +23,7 @@ from schemas import catalog
 from schemas.errors import IncompatibleSchemaError, SchemaError
 from schemas.registration import check_with, incompatibility_report, register_all
 from schemas.registry_access import RegistryRest
+from vidsight.commands import config_file
 from vidsight.errors import ConfigError
 from vidsight.options import DATA_DIR_OPTION
 from vidsight.settings import Endpoints, load
@@ -48,10 +49,8 @@ registry_url_option = click.option(
 
 def _endpoints(ctx: click.Context, data_dir: Path | None, url: str | None) -> Endpoints:
     """The settings every command uses: the stack of ``--data-dir``, env, config file."""
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
     try:
-        return load(Endpoints, config_file=config, data_dir=data_dir, registry_url=url)
+        return load(Endpoints, config_file=config_file(ctx), data_dir=data_dir, registry_url=url)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -28,6 +28,7 @@ from stream_processors.feedback import (
 )
 from stream_processors.feedback_settings import FeedbackSettings
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 from vidsight.options import DATA_DIR_OPTION
 
 _ACTIONS = {"false_positive": Verdict.FALSE_POSITIVE, "confirm": Verdict.TRUE_POSITIVE,
@@ -35,8 +36,7 @@ _ACTIONS = {"false_positive": Verdict.FALSE_POSITIVE, "confirm": Verdict.TRUE_PO
 
 
 def _settings(ctx: click.Context, data_dir: Path | None) -> FeedbackSettings:
-    root = ctx.find_root().obj or {}
-    return cfg.load(FeedbackSettings, config_file=root.get("config"), data_dir=data_dir)
+    return cfg.load(FeedbackSettings, config_file=config_file(ctx), data_dir=data_dir)
 
 
 @click.group(name="feedback")

@@ -22,6 +22,7 @@ from stream_processors.config import load_sensors
 from stream_processors.errors import BacktestError, SensorConfigError
 from stream_processors.tail import format_time
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 from vidsight.options import DATA_DIR_OPTION
 
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
@@ -103,10 +104,9 @@ def sensors_backtest(  # noqa: PLR0917 (click passes options positionally by nam
     start_us = (
         end_us - DEFAULT_SPAN_S * 1_000_000 if from_ is None else parse_time(from_, now_us=now)
     )
-    root = ctx.find_root().obj or {}
     try:
         sensors = load_sensors(file, updated_ts=now)
-        settings = cfg.load(BacktestSettings, config_file=root.get("config"), data_dir=data_dir)
+        settings = cfg.load(BacktestSettings, config_file=config_file(ctx), data_dir=data_dir)
         report = run_backtest(settings, sensors, start_us=start_us, end_us=end_us, camera_id=camera)
     except (SensorConfigError, BacktestError) as exc:
         click.echo(f"error: {exc}", err=True)

@@ -9,6 +9,7 @@ import click
 
 from stream_processors.readmodels.settings import ReadModelSettings
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 from vidsight.options import DATA_DIR_OPTION
 
 
@@ -35,11 +36,9 @@ def run(ctx: click.Context, /, data_dir: Path | None, **overrides: Any) -> None:
     """
     from stream_processors.readmodels.runner import run_worker
 
-    root = ctx.find_root().obj
-    config = root.get("config") if isinstance(root, dict) else None
     settings = cfg.load(
         ReadModelSettings,
-        config_file=config,
+        config_file=config_file(ctx),
         data_dir=data_dir,
         **overrides,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 from vidsight.options import DATA_DIR_OPTION
 from vidsight.settings import is_loopback
 
@@ -32,9 +33,8 @@ def console_command(
     from vidsight.console.app import create_app
     from vidsight.console.settings import ConsoleSettings
 
-    root = ctx.find_root().obj or {}
     settings = cfg.load(
-        ConsoleSettings, config_file=root.get("config"), data_dir=data_dir, host=host, port=port
+        ConsoleSettings, config_file=config_file(ctx), data_dir=data_dir, host=host, port=port
     )
     if not is_loopback(settings.host):
         click.echo(f"note: {settings.host} is not loopback; every page still needs a login",

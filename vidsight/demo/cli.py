@@ -23,6 +23,7 @@ from rich.table import Table
 from infra.stack.settings import StackEndpoints, StackSettings
 from schemas.records import CrossingDirection
 from vidsight import settings as cfg
+from vidsight.commands import config_file
 from vidsight.demo.pipeline import Progress as PipelineProgress
 from vidsight.demo.run import DemoRun
 from vidsight.options import DATA_DIR_OPTION
@@ -39,8 +40,7 @@ DIRECTIONS = (
 
 
 def _load(ctx: click.Context, cls: type[_S], data_dir: Path | None) -> _S:
-    root = ctx.find_root().obj or {}
-    return cfg.load(cls, config_file=root.get("config"), data_dir=data_dir)
+    return cfg.load(cls, config_file=config_file(ctx), data_dir=data_dir)
 
 
 def _progress_view(progress: Progress) -> Callable[[PipelineProgress], None]:
