@@ -7,7 +7,7 @@ day's archive into ``lake/<topic>/dt=<day>/<n>.parquet`` and (re)defines the Cli
 analysts query the cold tier through.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -202,11 +202,6 @@ def define_lake_tables(stores: Stores) -> tuple[list[str], list[str]]:
         else:
             defined.append(table)
     return defined, notes
-
-
-def yesterday(now: datetime) -> str:
-    """The daily partition key of the last whole UTC day."""
-    return f"{(now.astimezone(UTC) - timedelta(days=1)):%Y-%m-%d}"
 
 
 DOMAIN = Domain(assets=[archive_manifest, lake_parquet])

@@ -6,7 +6,6 @@ A leaf module of the bottom layer (stdlib only), so every package can redact wha
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
 
 MASK = "***"
 # Query parameters and libpq keywords that carry a secret.
@@ -88,14 +87,3 @@ def redact_text(text: str) -> str:
     """Free text with URL passwords and ``password=...`` style values masked."""
     text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{MASK}@", text)
     return _KV_SECRET.sub(lambda m: f"{m.group(1)}={MASK}", text)
-
-
-def has_inline_password(url: str) -> bool:
-    """True when ``url`` carries a password in its userinfo or a secret query parameter."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    if "@" in parts.netloc and ":" in parts.netloc.rpartition("@")[0]:
-        return True
-    return any(k.lower() in SECRET_PARAMS for k, _ in parse_qsl(parts.query))
