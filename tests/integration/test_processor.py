@@ -21,6 +21,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import TopicPartition as KafkaTopicPartition
 from test_processor_support import (
     CAMERAS,
     OBJECTS,
@@ -44,6 +46,7 @@ from schemas import catalog
 from schemas.records import Alert, Point, SensorConfig, SensorEvent, SensorEventKind
 from schemas.serde import Serde
 from stream_processors.runtime import ProcessorTopics
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -151,6 +154,17 @@ def test_poison_records_go_to_the_dlq_and_the_rest_flows(registry: Any) -> None:
     assert not why
 
 
+def committed_any(stack: Any, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed an offset past 0 on some partition of ``topic``."""
+    consumer = Consumer(stack.endpoints.kafka_client_config(**{"group.id": group}))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        offsets = consumer.committed([KafkaTopicPartition(topic, p) for p in partitions], 10)
+        return any(o.offset > 0 for o in offsets)
+    finally:
+        consumer.close()
+
+
 def test_kill_9_mid_stream_loses_nothing_and_changes_nothing(registry: Any) -> None:
     stack = registry
     serde = Serde.for_registry(stack.endpoints)
@@ -201,7 +215,13 @@ def test_kill_9_mid_stream_loses_nothing_and_changes_nothing(registry: Any) -> N
     first = start()
     wait_assigned(first)
     publish_records(p, serde, inputs, records[:half], rate=1500)
-    time.sleep(0.3)  # mid-stream: processed, some of it checkpointed, some not
+    # Mid-stream: a checkpoint has committed input offsets, what came after it has not.
+    wait_for(
+        lambda: committed_any(stack, group, inputs.detections),
+        30,
+        "the worker's first checkpoint",
+        retry_on=(KafkaException,),
+    )
     os.kill(first.pid, signal.SIGKILL)
     first.wait(10)
     assert first.returncode == -signal.SIGKILL
