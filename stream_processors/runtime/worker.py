@@ -1,4 +1,4 @@
-"""The detections-path worker: a lean confluent-kafka loop around the pure rules engine.
+"""The detections-path worker: the pure rules engine on the runtime's consume loop.
 
 One consumer group (``group_id``) over the co-partitioned detections and frames topics; the
 state of a partition's cameras travels with the partition through the changelog. Sensor
