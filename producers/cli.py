@@ -67,6 +67,9 @@ def _print_report(report: RunReport, as_json: bool) -> None:
         "objects",
         "events",
         "reconnects",
+        "warm-ups",
+        "lighting",
+        "ghosts",
         "error",
     ):
         table.add_column(col)
@@ -81,6 +84,9 @@ def _print_report(report: RunReport, as_json: bool) -> None:
             str(c.objects),
             str(c.events),
             str(c.reconnects),
+            str(c.motion_warmups),
+            str(c.lighting_events),
+            str(c.ghosts_absorbed),
             c.error or "",
         )
     console.print(table)

@@ -9,15 +9,17 @@ own, in seconds, so the settings mean the same at 5 fps and at 25 fps):
 - Noise (sensor grain, compression, rain): each pixel keeps a running variance of its
   difference to the background, and changes by more than ``noise_k`` standard deviations
   (never less than ``threshold`` grey levels) count. Pixels seen as foreground do not
-  teach the variance, so objects passing through do not blunt the gate.
+  teach the variance, so objects passing through do not blunt the gate. What noise still
+  gets past is scattered: only changed pixels next to other changed ones make the score.
 - Start and reconnect (warm-up): for ``warmup_s`` the gate only collects frames and reports
   no motion; then the background is their per-pixel median (objects moving through are not
-  in it) and the noise their per-pixel spread. Counted in ``counts.warmups``.
-- Ghosts: a foreground pixel whose value does not change from frame to frame (beyond its
-  noise) is not moving, it only differs from the background: a parked car that left, a
-  lamp that went dark. After ``absorb_s`` seconds of that it is copied into the background.
-  An object moving through changes its pixels, so it is not absorbed. Counted in
-  ``counts.ghosts_absorbed`` (one per episode of absorption).
+  in it) and the noise their per-pixel spread, never below the frame's noise measured on
+  frame-to-frame differences. Counted in ``counts.warmups``.
+- Ghosts: a foreground pixel whose value does not change (beyond its noise; checked a few
+  times per ``absorb_s``, at most every 0.5 s) is not moving, it only differs from the
+  background: a parked car that left, a lamp that went dark. After ``absorb_s`` seconds of
+  that it is copied into the background. An object moving through changes its pixels, so it
+  is not absorbed. Counted in ``counts.ghosts_absorbed`` (one per episode of absorption).
 - Global lighting changes (lights switched, clouds, auto exposure, IR day/night): a frame
   where more than ``lighting_share`` of the image changed at once re-learns the background
   from that frame and reports no motion. The old background, mapped by the global gain and
@@ -129,10 +131,11 @@ class GateOptions(BaseModel):
 class MotionResult:
     """What the gate saw on one frame.
 
-    ``score`` is the changed fraction of the frame (0..1; 0 while learning: warm-up and
-    lighting changes); ``moving`` whether the detector should run (score >= min_area, or
-    within ``hold_frames`` after such a frame); ``mask`` the foreground mask at work
-    resolution (True = changed), which the motion detector turns into boxes.
+    ``score`` is the changed fraction of the frame (0..1; lone changed pixels, noise, do not
+    count; 0 while learning: warm-up and lighting changes); ``moving`` whether the detector
+    should run (score >= min_area, or within ``hold_frames`` after such a frame); ``mask``
+    the foreground mask at work resolution (True = changed), which the motion detector turns
+    into boxes.
     """
 
     score: float
