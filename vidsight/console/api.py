@@ -24,7 +24,7 @@ from vidsight.console.context import Console
 from vidsight.console.inputs import InputError
 from vidsight.console.writes import MoveRefusedError, feedback_record, sensor_json, validate_sensor
 from vidsight.errors import VidsightError
-from vidsight.settings import Endpoints
+from vidsight.settings import shared_fields
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -209,7 +209,7 @@ async def backtest_sensor(request: Request) -> Response:
         )
     ctx = _ctx(request)
     settings = BacktestSettings.model_validate(
-        {name: getattr(ctx.settings, name) for name in Endpoints.model_fields}
+        {name: getattr(ctx.settings, name) for name in shared_fields(BacktestSettings)}
     )
     end = now_micros()
     try:
