@@ -51,6 +51,12 @@ class SerializationError(SchemaError):
         return f"{self.reason} ({' '.join(where)})" if where else self.reason
 
 
+class RecordValueError(SchemaError, ValueError):
+    """A datum or record that does not fit its record class (a field missing, of the wrong type,
+    a symbol no enum member has); the message names the record and the field. A ValueError, so
+    the serde dead-letters the message that carried it."""
+
+
 class RegistryUnavailableError(SchemaError):
     """The schema registry could not be reached or failed (5xx): retry later, do not DLQ."""
 

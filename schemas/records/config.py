@@ -7,14 +7,15 @@ A ``None`` value on those topics is a tombstone (delete); the serde maps tombsto
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from schemas.errors import SchemaError
 from schemas.records.credentials import CameraCredentials, inline_secrets
 from schemas.records.enums import DetectorKind, DirectionFilter, SensorKind, Severity
 from schemas.records.geometry import Point
+from schemas.records.mapping import AvroMapped, mapping_for
 from vidsight.redact import redact_url
 
 OptionValue = None | bool | int | float | str | tuple[str, ...]
@@ -25,18 +26,6 @@ def _no_options() -> Mapping[str, OptionValue]:
     return MappingProxyType({})
 
 
-def _option_to_avro(value: OptionValue) -> object:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _option_from_avro(value: object) -> OptionValue:
-    if isinstance(value, list):
-        return tuple(str(v) for v in value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"unsupported detector option value {value!r}")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DetectorSpec:
     """Detector plugin of a camera and its options (the YAML detector block minus kind)."""
@@ -44,23 +33,10 @@ class DetectorSpec:
     kind: DetectorKind
     options: Mapping[str, OptionValue] = field(default_factory=_no_options)
 
-    def to_avro(self) -> dict[str, Any]:
-        """The Avro datum."""
-        return {
-            "kind": self.kind,
-            "options": {k: _option_to_avro(v) for k, v in self.options.items()},
-        }
-
-    @classmethod
-    def from_avro(cls, data: Mapping[str, Any]) -> DetectorSpec:
-        """Build from an Avro datum."""
-        options = {k: _option_from_avro(v) for k, v in data["options"].items()}
-        return cls(kind=DetectorKind(data["kind"]), options=MappingProxyType(options))
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CameraConfig:
-    """The definition of one camera."""
+class CameraConfig(AvroMapped):
+    """The definition of one camera (its datum comes from the generic ``mapping``)."""
 
     SCHEMA: ClassVar[str] = "CameraConfig"
 
@@ -82,37 +58,20 @@ class CameraConfig:
                 f"credentials ({', '.join(found)}); name them with a credentials reference "
                 "(username + password_env or password_file) instead"
             )
-        return {
-            "camera_id": self.camera_id,
-            "name": self.name,
-            "source": self.source,
-            "fps": self.fps,
-            "detector": self.detector.to_avro(),
-            "enabled": self.enabled,
-            "updated_ts": self.updated_ts,
-            "credentials": None if self.credentials is None else self.credentials.to_avro(),
-        }
+        return mapping_for(CameraConfig).to_avro(self)
 
     @classmethod
-    def from_avro(cls, data: Mapping[str, Any]) -> CameraConfig:
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
         """Build from an Avro datum.
 
         A source that carries a password inline (written by a tool older than credential
         references) is redacted here, so no reader of the topic (the PostgreSQL and MongoDB
         sinks, the console, the edge) ever holds or stores it.
         """
-        source = data["source"]
-        creds = data.get("credentials")
-        return cls(
-            camera_id=data["camera_id"],
-            name=data["name"],
-            source=redact_url(source) if inline_secrets(source) else source,
-            fps=data["fps"],
-            detector=DetectorSpec.from_avro(data["detector"]),
-            enabled=data["enabled"],
-            updated_ts=data["updated_ts"],
-            credentials=None if creds is None else CameraCredentials.from_avro(creds),
-        )
+        record = mapping_for(cls).from_avro(data)
+        if inline_secrets(record.source):
+            return replace(record, source=redact_url(record.source))
+        return record
 
 
 @dataclass(frozen=True, slots=True)

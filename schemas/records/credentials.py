@@ -9,9 +9,7 @@ older tool may still have written inline with ``vidsight.redact.redact_url``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 # One list of the query parameters taken for secrets and one redact_url, shared with every
@@ -26,23 +24,6 @@ class CameraCredentials:
     username: str | None = None
     password_env: str | None = None
     password_file: str | None = None
-
-    def to_avro(self) -> dict[str, Any]:
-        """The Avro datum."""
-        return {
-            "username": self.username,
-            "password_env": self.password_env,
-            "password_file": self.password_file,
-        }
-
-    @classmethod
-    def from_avro(cls, data: Mapping[str, Any]) -> CameraCredentials:
-        """Build from an Avro datum."""
-        return cls(
-            username=data["username"],
-            password_env=data["password_env"],
-            password_file=data["password_file"],
-        )
 
 
 def inline_secrets(url: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Each class mirrors its ``.avsc`` field for field and in order (keyword-only, so the order can
 follow the schema); times are ``int`` UTC microseconds, ids are UUID strings, arrays are
-tuples.
+tuples. Alerts and feedback are low-volume: their datums come from the generic ``mapping``,
+so a field added to the schema and the class needs nothing else.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from schemas.records.enums import (
     Verdict,
 )
 from schemas.records.geometry import BBox, Point
+from schemas.records.mapping import AvroMapped
 
 
 def _opt_bbox(data: Mapping[str, Any] | None) -> BBox | None:
@@ -99,7 +101,7 @@ class SensorEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Alert:
+class Alert(AvroMapped):
     """One lifecycle message of an alert, with the alert's full state (keyword-only fields)."""
 
     SCHEMA: ClassVar[str] = "Alert"
@@ -123,57 +125,10 @@ class Alert:
     direction: CrossingDirection | None = None
     bbox: BBox | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        """The Avro datum."""
-        return {
-            "alert_id": self.alert_id,
-            "camera_id": self.camera_id,
-            "sensor_id": self.sensor_id,
-            "kind": self.kind,
-            "rule": self.rule,
-            "lifecycle": self.lifecycle,
-            "revision": self.revision,
-            "severity": self.severity,
-            "label": self.label,
-            "top_score": self.top_score,
-            "start_ts": self.start_ts,
-            "end_ts": self.end_ts,
-            "updated_ts": self.updated_ts,
-            "evidence_uri": self.evidence_uri,
-            "track_ids": list(self.track_ids),
-            "event_count": self.event_count,
-            "direction": self.direction,
-            "bbox": None if self.bbox is None else self.bbox.to_avro(),
-        }
 
-    @classmethod
-    def from_avro(cls, data: Mapping[str, Any]) -> Alert:
-        """Build from an Avro datum."""
-        return cls(
-            alert_id=data["alert_id"],
-            camera_id=data["camera_id"],
-            sensor_id=data["sensor_id"],
-            kind=SensorEventKind(data["kind"]),
-            rule=SensorKind(data["rule"]),
-            lifecycle=AlertLifecycle(data["lifecycle"]),
-            revision=data["revision"],
-            severity=Severity(data["severity"]),
-            label=data["label"],
-            top_score=data["top_score"],
-            start_ts=data["start_ts"],
-            end_ts=data["end_ts"],
-            updated_ts=data["updated_ts"],
-            evidence_uri=data["evidence_uri"],
-            track_ids=tuple(data["track_ids"]),
-            event_count=data["event_count"],
-            direction=_opt_direction(data["direction"]),
-            bbox=_opt_bbox(data["bbox"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Feedback:
-    """An operator's verdict on an alert."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feedback(AvroMapped):
+    """An operator's verdict on an alert (keyword-only fields)."""
 
     SCHEMA: ClassVar[str] = "Feedback"
 
@@ -187,34 +142,3 @@ class Feedback:
     note: str | None = None
     boxes: tuple[BBox, ...] = ()
     label: str | None = None
-
-    def to_avro(self) -> dict[str, Any]:
-        """The Avro datum."""
-        return {
-            "feedback_id": self.feedback_id,
-            "alert_id": self.alert_id,
-            "camera_id": self.camera_id,
-            "sensor_id": self.sensor_id,
-            "verdict": self.verdict,
-            "operator": self.operator,
-            "ts": self.ts,
-            "note": self.note,
-            "boxes": [b.to_avro() for b in self.boxes],
-            "label": self.label,
-        }
-
-    @classmethod
-    def from_avro(cls, data: Mapping[str, Any]) -> Feedback:
-        """Build from an Avro datum."""
-        return cls(
-            feedback_id=data["feedback_id"],
-            alert_id=data["alert_id"],
-            camera_id=data["camera_id"],
-            sensor_id=data["sensor_id"],
-            verdict=Verdict(data["verdict"]),
-            operator=data["operator"],
-            ts=data["ts"],
-            note=data["note"],
-            boxes=tuple(BBox.from_avro(b) for b in data["boxes"]),
-            label=data["label"],
-        )

@@ -1,0 +1,475 @@
+"""Generic record <-> Avro datum mapping, by field name, driven by the record's ``.avsc``.
+
+A record class gets ``to_avro``/``from_avro`` from ``AvroMapped`` (or ``mapping_for(cls)``)
+instead of writing them by hand, so adding a field to a schema and to the dataclass is the whole
+change. What the schema says decides the conversion of each field:
+
+- records: a nested dataclass (found in the field's type hint), mapped the same way;
+- ``["null", T]`` and other unions: ``None``, or the branch the value's type matches;
+- enums: the ``StrEnum`` of the hint; a symbol the enum lacks (added to the schema later, read
+  from a newer writer) becomes its ``unknown`` member;
+- arrays: tuples; maps: read-only mappings;
+- ``timestamp-micros``: ``int`` microseconds (a ``datetime`` from a reader that applies
+  logical types is converted); ``uuid``: ``str`` (a ``UUID`` is converted);
+- a field missing from the datum (an older writer, a hand-written datum) takes the schema's
+  default, else the dataclass default.
+
+Anything else is a ``RecordValueError`` naming the record and the field path. This costs about
+three times the hand-written conversions, which is nothing for the low-volume topics (alerts,
+feedback, configuration); FrameRef and Detections keep their hand-tuned code (see
+bench/bench_serde.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from schemas.errors import RecordValueError, SchemaError
+from schemas.records.timestamps import to_micros
+
+T = TypeVar("T")
+
+Convert = Callable[[Any], Any]
+
+_PRIMITIVES = frozenset(
+    {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
+)  # fmt: skip
+_MISSING = object()
+
+
+class _MismatchError(Exception):
+    """A value that does not fit, on its way up to the record that names it (the path is
+    built only when something is wrong: the conversions build no strings)."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+    def at(self, segment: str) -> _MismatchError:
+        self.path.insert(0, segment)
+        return self
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Converter:
+    """How one Avro type converts both ways, and which Python values it takes."""
+
+    to_avro: Convert
+    from_avro: Convert
+    takes: Callable[[Any], bool]  # for picking a union branch (the datum or the record side)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    to_avro: Convert
+    from_avro: Convert
+    default: Any  # the datum-side default (an Avro default or _MISSING)
+    has_class_default: bool
+
+
+class RecordMapping(Generic[T]):
+    """Both conversions of one record class under one Avro record schema."""
+
+    def __init__(
+        self, cls: type[T], schema: Mapping[str, Any], named: dict[str, Mapping[str, Any]]
+    ) -> None:
+        if not dataclasses.is_dataclass(cls):
+            raise SchemaError(f"{cls.__name__} is not a dataclass")
+        self.cls = cls
+        self.name = cls.__name__
+        hints = typing.get_type_hints(cls)
+        declared = {f.name: f for f in dataclasses.fields(cls)}
+        avro_names = [f["name"] for f in schema["fields"]]
+        if set(avro_names) != set(declared):
+            raise SchemaError(
+                f"{self.name} fields {sorted(declared)} differ from schema {schema['name']} "
+                f"fields {sorted(avro_names)}"
+            )
+        out = []
+        for spec in schema["fields"]:
+            name = spec["name"]
+            convert = _converter(spec["type"], hints[name], named)
+            default = _MISSING
+            if "default" in spec:
+                try:
+                    default = convert.from_avro(spec["default"])
+                except _MismatchError as exc:
+                    raise SchemaError(f"{self.name}.{name} default: {exc.problem}") from None
+            f = declared[name]
+            has_default = (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
+            out.append(_Field(name, convert.to_avro, convert.from_avro, default, has_default))
+        self._fields = tuple(out)
+
+    def to_avro(self, record: T) -> dict[str, Any]:
+        """The Avro datum of ``record``."""
+        try:
+            return self._to_avro(record)
+        except _MismatchError as exc:
+            raise self._error(exc) from None
+
+    def from_avro(self, data: Mapping[str, Any]) -> T:
+        """The record of an Avro datum (missing fields take their defaults)."""
+        try:
+            return self._from_avro(data)
+        except _MismatchError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: _MismatchError) -> RecordValueError:
+        path = "".join(exc.path)
+        return RecordValueError(f"{self.name}{path}: {exc.problem}")
+
+    def _to_avro(self, record: Any) -> dict[str, Any]:
+        if not isinstance(record, self.cls):
+            raise _MismatchError(f"expected a {self.name}, got {type(record).__name__}")
+        out = {}
+        for f in self._fields:
+            try:
+                out[f.name] = f.to_avro(getattr(record, f.name))
+            except _MismatchError as exc:
+                raise exc.at(f".{f.name}") from None
+        return out
+
+    def _from_avro(self, data: Any) -> T:
+        if not isinstance(data, Mapping):
+            raise _MismatchError(f"expected a record, got {type(data).__name__}")
+        kwargs: dict[str, Any] = {}
+        for f in self._fields:
+            value = data.get(f.name, _MISSING)
+            if value is _MISSING:
+                if f.default is not _MISSING:
+                    kwargs[f.name] = f.default
+                elif not f.has_class_default:
+                    missing = _MismatchError("missing, and the schema gives no default")
+                    raise missing.at(f".{f.name}")
+                continue
+            try:
+                kwargs[f.name] = f.from_avro(value)
+            except _MismatchError as exc:
+                raise exc.at(f".{f.name}") from None
+        return self.cls(**kwargs)
+
+
+def _named_key(schema: Mapping[str, Any]) -> tuple[str, str]:
+    name = str(schema["name"])
+    namespace = schema.get("namespace")
+    full = name if "." in name or not namespace else f"{namespace}.{name}"
+    return full, full.rsplit(".", 1)[-1]
+
+
+def _classes(hint: Any) -> list[type]:
+    """Every class in a type hint (``X | None``, ``tuple[X, ...]``, ``Mapping[str, X]``)."""
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return [hint]
+    out: list[type] = []
+    for arg in typing.get_args(hint):
+        out += _classes(arg)
+    return out
+
+
+def _pick(hint: Any, name: str, want: Callable[[type], bool], what: str) -> type:
+    found = [c for c in _classes(hint) if want(c)]
+    named = [c for c in found if c.__name__ == name]
+    if named:
+        return named[0]
+    if len(found) == 1:
+        return found[0]
+    raise SchemaError(f"no single {what} class for Avro type {name} in the type hint {hint!r}")
+
+
+def _converter(node: Any, hint: Any, named: dict[str, Mapping[str, Any]]) -> _Converter:
+    if isinstance(node, list):
+        return _union([_converter(n, hint, named) for n in node], node)
+    if isinstance(node, str):
+        if node in _PRIMITIVES:
+            return _primitive(node)
+        try:
+            return _converter(named[node], hint, named)
+        except KeyError:
+            raise SchemaError(f"unknown Avro type name {node!r}") from None
+    kind = node["type"]
+    logical = node.get("logicalType")
+    if logical in ("timestamp-micros", "local-timestamp-micros"):
+        return _timestamp_micros()
+    if logical == "uuid":
+        return _uuid()
+    if kind in _PRIMITIVES:
+        return _primitive(kind)
+    if kind == "record":
+        full, short = _named_key(node)
+        named[full] = named[short] = node
+        cls = _pick(hint, short, dataclasses.is_dataclass, "dataclass")
+        return _record(RecordMapping(cls, node, named))
+    if kind == "enum":
+        full, short = _named_key(node)
+        named[full] = named[short] = node
+        enum = _pick(hint, short, lambda c: issubclass(c, StrEnum), "StrEnum")
+        return _enum(typing.cast(type[StrEnum], enum), node)
+    if kind == "array":
+        return _array(_converter(node["items"], hint, named))
+    if kind == "map":
+        return _map(_converter(node["values"], hint, named))
+    if isinstance(kind, list | dict):
+        return _converter(kind, hint, named)
+    if isinstance(kind, str) and kind in named:
+        return _converter(named[kind], hint, named)
+    raise SchemaError(f"unsupported Avro type {kind!r}")
+
+
+def _bad(wanted: str, value: Any) -> _MismatchError:
+    return _MismatchError(f"expected {wanted}, got {type(value).__name__} {value!r:.60}")
+
+
+def _primitive(kind: str) -> _Converter:
+    if kind in ("float", "double"):
+        return _Converter(_to_float, _to_float, _is_number)
+    takes = _TAKES[kind]
+
+    def check(v: Any) -> Any:
+        if not takes(v):
+            raise _bad(kind, v)
+        return v
+
+    return _Converter(check, check, takes)
+
+
+def _to_float(v: Any) -> Any:
+    if not _is_number(v):
+        raise _bad("a number", v)
+    return float(v)
+
+
+def _is_none(v: Any) -> bool:
+    return v is None
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_bytes(v: Any) -> bool:
+    return isinstance(v, bytes)
+
+
+def _is_number(v: Any) -> bool:
+    return _is_int(v) or isinstance(v, float)
+
+
+_TAKES: dict[str, Callable[[Any], bool]] = {
+    "null": _is_none,
+    "boolean": _is_bool,
+    "int": _is_int,
+    "long": _is_int,
+    "string": _is_str,
+    "bytes": _is_bytes,
+}
+
+
+def _timestamp_micros() -> _Converter:
+    def to_avro(v: Any) -> Any:
+        if not _is_int(v):
+            raise _bad("int microseconds", v)
+        return v
+
+    def from_avro(v: Any) -> Any:
+        if isinstance(v, datetime):
+            try:
+                return to_micros(v)
+            except ValueError as exc:
+                raise _MismatchError(str(exc)) from None
+        return to_avro(v)
+
+    return _Converter(to_avro, from_avro, lambda v: _is_int(v) or isinstance(v, datetime))
+
+
+def _uuid() -> _Converter:
+    def to_avro(v: Any) -> Any:
+        if not isinstance(v, str):
+            raise _bad("a uuid string", v)
+        return v
+
+    def from_avro(v: Any) -> Any:
+        return str(v) if isinstance(v, uuid.UUID) else to_avro(v)
+
+    return _Converter(to_avro, from_avro, lambda v: isinstance(v, str | uuid.UUID))
+
+
+def _record(mapping: RecordMapping[Any]) -> _Converter:
+    cls = mapping.cls
+    return _Converter(
+        mapping._to_avro,
+        mapping._from_avro,
+        lambda v: isinstance(v, cls | Mapping),
+    )
+
+
+def _enum(enum: type[StrEnum], node: Mapping[str, Any]) -> _Converter:
+    symbols = frozenset(node["symbols"])
+    fallback = enum.__members__.get("UNKNOWN")
+
+    def to_avro(v: Any) -> Any:
+        if not isinstance(v, str) or v not in symbols:
+            raise _bad(f"one of {sorted(symbols)}", v)
+        return str(v)
+
+    def from_avro(v: Any) -> Any:
+        if not isinstance(v, str):
+            raise _bad(f"a {enum.__name__} symbol", v)
+        try:
+            return enum(v)
+        except ValueError:
+            if fallback is None:
+                raise _MismatchError(
+                    f"{v!r} is not a {enum.__name__} (and it has no unknown member)"
+                ) from None
+            return fallback
+
+    return _Converter(to_avro, from_avro, _is_str)
+
+
+def _array(items: _Converter) -> _Converter:
+    item_to, item_from = items.to_avro, items.from_avro
+
+    def to_avro(v: Any) -> Any:
+        if not isinstance(v, tuple | list):
+            raise _bad("a tuple", v)
+        try:
+            return [item_to(x) for x in v]
+        except _MismatchError as exc:
+            raise exc.at(f"[{_failed_index(v, item_to)}]") from None
+
+    def from_avro(v: Any) -> Any:
+        if not isinstance(v, list | tuple):
+            raise _bad("an array", v)
+        try:
+            return tuple([item_from(x) for x in v])
+        except _MismatchError as exc:
+            raise exc.at(f"[{_failed_index(v, item_from)}]") from None
+
+    return _Converter(to_avro, from_avro, lambda v: isinstance(v, list | tuple))
+
+
+def _failed_index(values: Any, convert: Convert) -> int:
+    """Which item failed (found again only after a failure, so success pays nothing)."""
+    for i, x in enumerate(values):
+        try:
+            convert(x)
+        except _MismatchError:
+            return i
+    return -1
+
+
+def _map(values: _Converter) -> _Converter:
+    value_to, value_from = values.to_avro, values.from_avro
+
+    def convert(v: Any, one: Convert, wanted: str) -> Any:
+        if not isinstance(v, Mapping):
+            raise _bad(wanted, v)
+        out = {}
+        for k, x in v.items():
+            if not isinstance(k, str):
+                raise _bad("string keys", k)
+            try:
+                out[k] = one(x)
+            except _MismatchError as exc:
+                raise exc.at(f"[{k}]") from None
+        return out
+
+    def to_avro(v: Any) -> Any:
+        return convert(v, value_to, "a mapping")
+
+    def from_avro(v: Any) -> Any:
+        return MappingProxyType(convert(v, value_from, "a map"))
+
+    return _Converter(to_avro, from_avro, lambda v: isinstance(v, Mapping))
+
+
+def _union(branches: list[_Converter], node: list[Any]) -> _Converter:
+    described = " | ".join(n if isinstance(n, str) else str(n.get("name", n["type"])) for n in node)
+    if len(branches) == 2 and node[0] == "null":  # ["null", T]: the common optional field
+        other = branches[1]
+        some_to, some_from = other.to_avro, other.from_avro
+
+        def opt_to(v: Any) -> Any:
+            return None if v is None else _as_branch(some_to, v, described)
+
+        def opt_from(v: Any) -> Any:
+            return None if v is None else _as_branch(some_from, v, described)
+
+        return _Converter(opt_to, opt_from, lambda v: v is None or other.takes(v))
+
+    def choose(v: Any) -> _Converter:
+        for b in branches:
+            if b.takes(v):
+                return b
+        raise _bad(described, v)
+
+    def to_avro(v: Any) -> Any:
+        return choose(v).to_avro(v)
+
+    def from_avro(v: Any) -> Any:
+        return choose(v).from_avro(v)
+
+    return _Converter(to_avro, from_avro, lambda v: any(b.takes(v) for b in branches))
+
+
+def _as_branch(convert: Convert, v: Any, described: str) -> Any:
+    try:
+        return convert(v)
+    except _MismatchError as exc:
+        if exc.path:  # inside the value: that message is the precise one
+            raise
+        raise _bad(described, v) from None
+
+
+_MAPPINGS: dict[type, RecordMapping[Any]] = {}
+
+
+def mapping_for(cls: type[T]) -> RecordMapping[T]:
+    """The mapping of a top-level record class (one with ``SCHEMA``), built on first use."""
+    found = _MAPPINGS.get(cls)
+    if found is None:
+        from schemas import catalog
+
+        stem = getattr(cls, "SCHEMA", None)
+        if not isinstance(stem, str):
+            raise SchemaError(f"{cls.__name__} has no SCHEMA naming its .avsc")
+        found = _MAPPINGS[cls] = RecordMapping(cls, catalog.schema_dict(stem), {})
+    return typing.cast(RecordMapping[T], found)
+
+
+class AvroMapped:
+    """Mixin giving a slotted record class ``to_avro``/``from_avro`` through ``mapping_for``."""
+
+    __slots__ = ()
+    SCHEMA: ClassVar[str]
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum."""
+        return mapping_for(type(self)).to_avro(self)
+
+    @classmethod
+    def from_avro(cls, data: Mapping[str, Any]) -> Self:
+        """Build from an Avro datum (missing fields take their defaults)."""
+        return mapping_for(cls).from_avro(data)
+
+
+__all__ = ["AvroMapped", "RecordMapping", "mapping_for"]
