@@ -183,6 +183,18 @@ def test_the_console_plays_the_alert_clip_to_operators_only(
 
         page = client.get(f"/alerts/{recorded.alert.alert_id}")
         assert 'id="clip"' in page.text
+        # The alert's evidence names the video that covers it (5 s each side by default).
+        detail = client.get(f"/api/alerts/{recorded.alert.alert_id}").json()
+        start = recorded.start
+        assert detail["video"] == {
+            "start_ts": start - 2 * S,
+            "end_ts": start + 9 * S,
+            "recorded_s": 8.0,
+            "segments": 4,
+            "clip": url,
+        }
+        other = client.get(f"/api/alerts/{recorded.unrecorded.alert_id}").json()
+        assert other["video"] is None
 
         bad = client.get("/api/alerts/not-a-uuid/clip.mp4")
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["path", "alert_id"]

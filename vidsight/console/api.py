@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from schemas.records import now_micros
 from vidsight.console import inputs
+from vidsight.console.clips import video_evidence, video_range
 from vidsight.console.context import Console
 from vidsight.console.inputs import InputError
 from vidsight.console.writes import MoveRefusedError, feedback_record, sensor_json, validate_sensor
@@ -102,11 +103,15 @@ async def get_alert(request: Request) -> Response:
             "MongoDB",
         )
         objects = [] if isinstance(found, JSONResponse) else found
+    lo, hi = video_range(latest)
+    recorded = await _store(lambda: ctx.stores.recorded(latest["camera_id"], lo, hi), "PostgreSQL")
+    video = None if isinstance(recorded, JSONResponse) else video_evidence(latest, recorded)
     return JSONResponse(
         {
             "alert": latest,
             "revisions": [revisions[k] for k in sorted(revisions)],
             "frame_objects": objects,
+            "video": video,
         }
     )
 

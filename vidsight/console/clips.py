@@ -18,12 +18,14 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from producers.recording.clip import clip_range
 from producers.recording.errors import ClipError
 from producers.recording.library import RecordingLibrary, alert_uuid
 from vidsight.console.context import Console
@@ -107,6 +109,30 @@ def _cut(settings: ConsoleSettings, alert_id: str, pre_s: float, post_s: float) 
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def video_range(alert: dict[str, Any]) -> tuple[int, int]:
+    """The range of video the alert detail's clip shows (default pre/post roll, capped)."""
+    end = alert.get("end_ts") or alert.get("updated_ts") or alert["start_ts"]
+    return clip_range(
+        alert["start_ts"], end, pre_s=DEFAULT_ROLL_S, post_s=DEFAULT_ROLL_S, max_s=MAX_CLIP_S
+    )
+
+
+def video_evidence(alert: dict[str, Any], recorded: list[tuple[int, int]]) -> dict[str, Any] | None:
+    """What the alert detail says about its video: the range, how much of it is recorded,
+    and where the clip is; None when no recorded segment overlaps it."""
+    lo, hi = video_range(alert)
+    covered = sum(max(0, min(b, hi) - max(a, lo)) for a, b in recorded)
+    if not covered:
+        return None
+    return {
+        "start_ts": lo,
+        "end_ts": hi,
+        "recorded_s": round(covered / 1e6, 3),
+        "segments": len(recorded),
+        "clip": f"/api/alerts/{alert['alert_id']}/clip.mp4",
+    }
 
 
 def _send(path: Path) -> Response:

@@ -83,6 +83,11 @@ SPEC: dict[str, Any] = {
                     "alert": {"$ref": "#/components/schemas/Alert"},
                     "revisions": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
                     "frame_objects": {"type": "array", "items": {"type": "object"}},
+                    "video": {
+                        "type": ["object", "null"],
+                        "description": "the recorded video covering the alert (start_ts, "
+                        "end_ts in UTC micros, recorded_s, segments, clip URL); null when none",
+                    },
                 },
             },
             "FeedbackIn": {

@@ -72,14 +72,19 @@ class Stores:
 
     def _pg(self) -> Any:
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
         from psycopg.rows import dict_row
 
         timeout_ms = int(self.s.store_timeout_s * 1000)
+        dsn = self.s.postgres_dsn.get_secret_value()
+        # Keep the DSN's own options (a search_path, say): the keyword replaces them.
+        given = str(conninfo_to_dict(dsn).get("options") or "")
+        options = f"-c statement_timeout={timeout_ms} -c default_transaction_read_only=on"
         return psycopg.connect(
-            self.s.postgres_dsn.get_secret_value(),
+            dsn,
             connect_timeout=max(1, int(self.s.store_timeout_s)),
             row_factory=dict_row,
-            options=f"-c statement_timeout={timeout_ms} -c default_transaction_read_only=on",
+            options=f"{given} {options}" if given else options,
         )
 
     def alerts(self, q: AlertQuery) -> list[dict[str, Any]]:
@@ -131,6 +136,20 @@ class Stores:
             {**f, "feedback_id": str(f["feedback_id"]), "ts": micros(f["ts"])} for f in fb
         ]
         return view
+
+    def recorded(self, camera_id: str, start_us: int, end_us: int) -> list[tuple[int, int]]:
+        """(start, end) in UTC micros of the camera's recorded segments overlapping the range;
+        none when PostgreSQL has no recordings table (nothing recorded yet)."""
+        with self._pg() as conn:
+            if conn.execute(b"SELECT to_regclass('recordings') AS t").fetchone()["t"] is None:
+                return []
+            rows = conn.execute(
+                b"SELECT start_ts, end_ts FROM recordings WHERE camera_id = %s "
+                b"AND start_ts < %s AND end_ts > %s ORDER BY start_ts LIMIT 1000",
+                [camera_id, dt.datetime.fromtimestamp(end_us / 1e6, tz=dt.UTC),
+                 dt.datetime.fromtimestamp(start_us / 1e6, tz=dt.UTC)],
+            ).fetchall()  # fmt: skip
+        return [(micros(r["start_ts"]), micros(r["end_ts"])) for r in rows]
 
     def cameras(self) -> list[dict[str, Any]]:
         with self._pg() as conn:

@@ -175,7 +175,7 @@ async function alertPage() {
   const a = data.alert;
   const overlay = $("#overlay");
   if (a.evidence_uri) $("#evidence").src = evidenceUrl(a.evidence_uri);
-  showClip(id);
+  if (data.video) showClip(id); else $("#clip-status").textContent = "no recorded video";
   for (const o of data.frame_objects) drawBox(overlay, o.bbox, "obj-box", `#${o.track_id} ${o.label} ${Number(o.score).toFixed(2)}`);
   if (a.bbox) drawBox(overlay, a.bbox, "alert-box", "alert box");
   const s = await api("GET", "/api/sensors/" + encodeURIComponent(a.sensor_id));
