@@ -354,8 +354,8 @@ def _options(camera_id: str, options: Mapping[str, Any]) -> dict[str, OptionValu
 def to_record(camera: Camera, updated_ts: int) -> CameraConfig:
     """The ``CameraConfig`` event of a camera.
 
-    Detector kinds the Avro enum does not know yet (``ground_truth``) are published as
-    ``unknown`` with the plugin name in the ``plugin`` option, so nothing is lost.
+    A detector kind the Avro enum does not know (a plugin added without a schema symbol) is
+    published as ``unknown`` with the plugin name in the ``plugin`` option, so nothing is lost.
     """
     options = _options(camera.camera_id, camera.detector_options)
     try:
@@ -376,7 +376,11 @@ def to_record(camera: Camera, updated_ts: int) -> CameraConfig:
 
 
 def from_record(record: CameraConfig) -> Camera:
-    """The camera a ``CameraConfig`` event describes (inverse of ``to_record``)."""
+    """The camera a ``CameraConfig`` event describes (inverse of ``to_record``).
+
+    ``unknown`` with a ``plugin`` option is that plugin: how kinds without a symbol are
+    published, and how ``ground_truth`` cameras were published before it had one.
+    """
     options = dict(record.detector.options)
     kind = str(record.detector.kind)
     if record.detector.kind == DetectorKind.UNKNOWN and isinstance(options.get("plugin"), str):

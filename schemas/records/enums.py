@@ -85,4 +85,7 @@ class DetectorKind(StrEnum):
     MOTION = "motion"
     HOG = "hog"
     ONNX = "onnx"
+    # The synthetic scene's own boxes. Published as UNKNOWN + options["plugin"] before it was
+    # a symbol: producers.config.from_record still reads those as ground_truth.
+    GROUND_TRUTH = "ground_truth"
     UNKNOWN = "unknown"

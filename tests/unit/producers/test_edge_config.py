@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
 from producers.config import from_record, load_cameras, load_cameras_text, to_record
 from producers.errors import CameraFileError, SourceError
 from producers.sources.factory import parse_source
-from schemas.records import CameraConfig, DetectorKind
+from schemas.records import CameraConfig, DetectorKind, DetectorSpec
 from vidsight.errors import ConfigError
 
 GOOD = """
@@ -52,10 +54,28 @@ def test_records_round_trip_including_kinds_the_enum_lacks() -> None:
         assert CameraConfig.from_avro(record.to_avro()) == record
         assert from_record(record) == cam
     sim = to_record(load_cameras_text(GOOD)[2], 1)
-    assert sim.detector.kind == DetectorKind.UNKNOWN
-    assert sim.detector.options["plugin"] == "ground_truth"
+    assert sim.detector.kind == DetectorKind.GROUND_TRUTH
+    assert "plugin" not in sim.detector.options
     yard = to_record(load_cameras_text(GOOD)[1], 1)
     assert yard.detector.options["labels"] == ("person", "car")
+    # A plugin the enum has no symbol for travels as unknown + its name.
+    other = replace(load_cameras_text(GOOD)[0], detector_kind="thermal")
+    record = to_record(other, 1)
+    assert record.detector.kind == DetectorKind.UNKNOWN
+    assert record.detector.options["plugin"] == "thermal"
+    assert from_record(record) == other
+
+
+def test_ground_truth_cameras_published_before_the_symbol_still_read_as_ground_truth() -> None:
+    sim = load_cameras_text(GOOD)[2]
+    old = to_record(sim, 1)
+    old = replace(
+        old,
+        detector=DetectorSpec(
+            kind=DetectorKind.UNKNOWN, options=MappingProxyType({"plugin": "ground_truth"})
+        ),
+    )
+    assert from_record(CameraConfig.from_avro(old.to_avro())) == sim
 
 
 @pytest.mark.parametrize(
