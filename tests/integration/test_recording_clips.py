@@ -208,3 +208,43 @@ def test_the_console_plays_the_alert_clip_to_operators_only(
         )
     finally:
         client.close()
+
+
+def test_the_alert_detail_plays_the_clip_in_a_browser(recorded: Recorded, console: str) -> None:
+    from test_console_browser import CHROMIUM_ARGS, chromium_path
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no chromium executable (apt-get install chromium); the browser test needs it")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright for Python is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(console + "/login")
+            page.fill("input[name=user]", "operator")
+            page.fill("input[name=password]", cs.PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(console + "/")
+            page.goto(f"{console}/alerts/{recorded.alert.alert_id}")
+            page.wait_for_function(
+                "() => { const v = document.querySelector('#clip');"
+                " return v && !v.hidden && v.readyState >= 2; }"
+            )
+            size = page.evaluate(
+                "() => { const v = document.querySelector('#clip');"
+                " return [v.videoWidth, v.videoHeight, v.duration]; }"
+            )
+            assert size[:2] == [320, 180] and size[2] == pytest.approx(8.0, abs=0.1)
+            assert page.text_content("#clip-status") == "recorded video"
+            page.goto(f"{console}/alerts/{recorded.unrecorded.alert_id}")
+            page.wait_for_function(
+                "() => document.querySelector('#clip-status').textContent === 'no recorded video'"
+            )
+            assert page.is_hidden("#clip")
+        finally:
+            browser.close()
