@@ -230,3 +230,64 @@ def test_the_record_block_is_validated() -> None:
         load_cameras_text("cameras:\n  - id: a\n    source: /v.mp4\n    record: {mode: always}\n")
     with pytest.raises(CameraFileError, match=r"record\.pre_s"):
         load_cameras_text("cameras:\n  - id: a\n    source: /v.mp4\n    record: {pre_s: -1}\n")
+
+
+def test_an_edge_run_records_around_detections_and_spools_it_all_offline(
+    h264: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wiring: the cameras file's record block, the worker's recorder fed by the
+    detector's findings, segments and references spooled while nothing is reachable."""
+    import json
+    import socket
+
+    from click.testing import CliRunner
+
+    from producers.cli import edge
+
+    def dead_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+    monkeypatch.setenv("VIDSIGHT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VIDSIGHT_KAFKA_BOOTSTRAP", f"127.0.0.1:{dead_port()}")
+    monkeypatch.setenv("VIDSIGHT_REGISTRY_URL", f"http://127.0.0.1:{dead_port()}")
+    monkeypatch.setenv("VIDSIGHT_S3_ENDPOINT", f"http://127.0.0.1:{dead_port()}")
+    monkeypatch.setenv("VIDSIGHT_S3_TIMEOUT_S", "0.5")
+    monkeypatch.delenv("VIDSIGHT_CONFIG", raising=False)
+    cams = tmp_path / "cams.yaml"
+    cams.write_text(
+        f"cameras:\n  - id: rec-ev\n    source: file://{h264}?start={START}\n    fps: 5\n"
+        "    detector: {kind: motion}\n"
+        "    record: {mode: events, pre_s: 1, post_s: 1, segment_s: 30}\n"
+    )
+    result = CliRunner().invoke(edge, ["run", "-c", str(cams), "--drain-timeout", "0", "--json"])
+    report = json.loads(result.output.strip().splitlines()[-1])
+    (camera,) = report["cameras"]
+    assert camera["state"] == "finished" and camera["objects"] > 0, result.output
+    assert camera["segments"] >= 1
+
+    events = Spool(tmp_path / "edge-spool" / "events")
+    codec = Serde(InMemorySchemaResolver()).topic(catalog.RECORDINGS, RecordingSegment)
+    header = b"\x00" + codec.schema_id.to_bytes(4, "big")
+    segments = [
+        codec.decode(header + e.value)
+        for e in (decode_event(r.payload) for r in events.read(max_records=10_000))
+        if e.topic == catalog.RECORDINGS
+    ]
+    events.close()
+    assert len(segments) == camera["segments"]
+    evidence = Spool(tmp_path / "edge-spool" / "evidence")
+    videos = {
+        o.key: o
+        for o in (decode_spooled(r.payload) for r in evidence.read(max_records=10_000))
+        if o.key.endswith(".mp4")
+    }
+    evidence.close()
+    for seg in segments:
+        assert seg.mode == RecordingMode.EVENTS
+        assert START <= seg.start_ts < seg.end_ts <= START + 6 * S
+        assert (seg.start_ts - START) % S == 0, "starts at a keyframe (one a second)"
+        obj = videos[recording_key("rec-ev", seg.start_ts)]
+        assert len(obj.data) == seg.bytes and obj.sha256 == seg.sha256
+    assert not list((tmp_path / "edge-spool" / "recordings" / "rec-ev").glob(f"*{PART}"))
