@@ -545,6 +545,9 @@ def load(
     """
     if not issubclass(cls, Endpoints):
         raise TypeError(f"{cls.__name__} is not a vidsight settings class (an Endpoints)")
+    # S3's connection is core too: registered here, its keys are known to every process.
+    import vidsight.s3  # noqa: F401
+
     env = os.environ
     explicit = {k: v for k, v in overrides.items() if v is not None}
     file_path = _config_path(config_file, env)

@@ -332,6 +332,11 @@ def test_a_process_started_alone_skips_top_level_keys_it_cannot_judge(
         s = load(KINDS["registry"], config_file=path, data_dir=tmp_path)
     assert (s.registry_url, s.registry_port) == ("http://r:1", 1)
     assert "'mongo_urii'" in caplog.text and "skipped" in caplog.text
+    caplog.clear()
+    shared = write(tmp_path, 's3_bucket = "b-2"\n')  # S3 is core: known to every process
+    with caplog.at_level(logging.WARNING, logger="vidsight.settings"):
+        load(KINDS["registry"], config_file=shared, data_dir=tmp_path)
+    assert "skipped" not in caplog.text
     bad = write(tmp_path, "[registry]\nregistry_prot = 1\n")
     with pytest.raises(ConfigError, match="'registry_prot' in \\[registry\\]"):
         load(KINDS["registry"], config_file=bad, data_dir=tmp_path)
