@@ -15,8 +15,8 @@ own, in seconds, so the settings mean the same at 5 fps and at 25 fps):
   no motion; then the background is their per-pixel median (objects moving through are not
   in it) and the noise their per-pixel spread, never below the frame's noise measured on
   frame-to-frame differences. Counted in ``counts.warmups``.
-- Ghosts: a foreground pixel whose value does not change (beyond its noise; checked a few
-  times per ``absorb_s``, at most every 0.5 s) is not moving, it only differs from the
+- Ghosts: a foreground pixel whose value does not change (beyond its noise; checked four
+  times per ``absorb_s``) is not moving, it only differs from the
   background: a parked car that left, a lamp that went dark. After ``absorb_s`` seconds of
   that it is copied into the background. An object moving through changes its pixels, so it
   is not absorbed. Counted in ``counts.ghosts_absorbed`` (one per episode of absorption).
@@ -215,7 +215,7 @@ class MotionGate:
         self._fg_rate = cfg.alpha * cfg.fg_alpha_ratio
         # Stillness is checked a few times per absorption time, not on every frame: a pixel
         # that an object moves through changes between checks too, and it costs less.
-        self._check_every = min(0.5, cfg.absorb_s / 4)
+        self._check_every = cfg.absorb_s / 4
         self._bg: Plane | None = None
         # Work-resolution buffers, allocated when a warm-up ends (the frame size is known).
         none = np.empty((0, 0), dtype=np.float32)
@@ -275,30 +275,35 @@ class MotionGate:
             d2 *= a * self._k2
             thr2 *= 1 - a
             thr2 += d2
+            np.maximum(thr2, self._floor2, out=thr2)
             if self._still_any:
                 self._still.fill(0)
                 self._still_any = False
             self._absorbing = False
         else:
             # Background pixels adapt at alpha; foreground ones not at all by default (still
-            # ones are absorbed, see _track_still), else alpha * fg_alpha_ratio. The noise
-            # learns from background pixels only (at alpha - that): objects must not blunt
-            # the gate. (Mixed bool/float and scalar-maximum ufuncs are slow: float32 ops.)
+            # ones are absorbed, see _track_still), else alpha * fg_alpha_ratio. While
+            # something moves the noise learns at the stillness checks only (it is the costly
+            # part; quiet frames teach it every time), from background pixels only: objects
+            # must not blunt the gate. (Mixed bool/float and scalar-maximum ufuncs are slow:
+            # float32 ops.)
             fg_rate = self._fg_rate
+            check = ts_s - self._checked_at >= self._check_every
             u = self._rate
             np.copyto(u, np.logical_not(mask))
             u *= a - fg_rate
-            d2 *= self._k2
-            d2 -= thr2
-            d2 *= u
-            thr2 += d2
+            if check:
+                d2 *= self._k2
+                d2 -= thr2
+                d2 *= u
+                thr2 += d2
+                np.maximum(thr2, self._floor2, out=thr2)
             if fg_rate:
                 u += fg_rate
             d *= u
             bg += d
-            if ts_s - self._checked_at >= self._check_every:
+            if check:
                 self._track_still(mask, ts_s)
-        np.maximum(thr2, self._floor2, out=thr2)
         score = min(changed, _clustered(mask)) / mask.size if changed else 0.0
         if score >= cfg.min_area and score > 0.0:
             self._quiet = 0
@@ -398,16 +403,20 @@ class MotionGate:
 
     def _track_still(self, mask: Mask, ts_s: float) -> None:
         """Add up how long each foreground pixel has stayed unchanged; absorb ghosts."""
-        cur, snap, still = self._cur, self._snap, self._still
-        moved = np.square(cur - snap) > self._thr2
-        moved |= ~mask
+        cur, snap, still, e, keep = self._cur, self._snap, self._still, self._d, self._rate
+        # (The bg update is done: _d and _rate are free. Float ops: bool indexing is slow.)
+        np.subtract(cur, snap, out=e)
+        e *= e
+        unchanged = np.less_equal(e, self._thr2)
+        unchanged &= mask
+        np.copyto(keep, unchanged)
         still += np.float32(ts_s - self._checked_at)
-        still[moved] = 0
+        still *= keep
         np.copyto(snap, cur)
         self._checked_at = ts_s
         self._still_any = True
-        ghost = still >= self.config.absorb_s
-        if ghost.any():
+        if float(still.max()) >= self.config.absorb_s:
+            ghost = still >= self.config.absorb_s
             assert self._bg is not None
             self._bg[ghost] = cur[ghost]
             still[ghost] = 0
