@@ -21,6 +21,7 @@ retention only bounds how far back a store can be rebuilt by replaying Kafka alo
 - dlq 30 days (long enough for someone to look at it and replay).
 - recordings 30 days (segment references; the archive and PostgreSQL keep them as long as
   the recordings themselves, which the retention policy expires).
+- health 7 days (heartbeats; camera_status keeps the latest per camera, ClickHouse the history).
 - processor-changelog forever and compacted: the latest rules state of each camera.
 
 vidsight.processor-changelog is the detections-path runtime's state store: key camera_id,
@@ -67,6 +68,7 @@ CONFIG_SENSORS = "vidsight.config.sensors"
 DLQ = "vidsight.dlq"
 PROCESSOR_CHANGELOG = "vidsight.processor-changelog"
 RECORDINGS = "vidsight.recordings"
+HEALTH = "vidsight.health"
 
 DLQ_HEADERS = dlq.DLQ_HEADERS
 """Header names of a vidsight.dlq record, in the order producers write them (values UTF-8);
@@ -173,6 +175,13 @@ CATALOG: tuple[TopicSpec, ...] = (
         "RecordingSegment",
         "One reference per recorded MP4 segment: camera, time range, S3 URI, size, sha256.",
         retention_days=30,
+    ),
+    _spec(
+        HEALTH,
+        "Heartbeat",
+        "Heartbeats of edge nodes (key node:<node_id>) and their cameras (key camera_id): "
+        "state, fps decoded/analysed, reconnects, last frame, spool depth.",
+        retention_days=7,
     ),
     _spec(
         PROCESSOR_CHANGELOG,

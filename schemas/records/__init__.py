@@ -34,12 +34,14 @@ from schemas.records.enums import (
 )
 from schemas.records.events import Alert, Feedback, SensorEvent
 from schemas.records.geometry import BBox, Point
+from schemas.records.health import HealthState, Heartbeat, node_key
 from schemas.records.ids import (
     VIDSIGHT_NAMESPACE,
     alert_id,
     detections_event_id,
     feedback_id,
     frame_event_id,
+    heartbeat_id,
     recording_segment_id,
     sensor_event_id,
 )
@@ -70,6 +72,7 @@ RECORD_TYPES: Mapping[str, type[AvroRecord]] = MappingProxyType(
             CameraConfig,
             SensorConfig,
             RecordingSegment,
+            Heartbeat,
         )
     }
 )
@@ -92,6 +95,8 @@ __all__ = [
     "DirectionFilter",
     "Feedback",
     "FrameRef",
+    "HealthState",
+    "Heartbeat",
     "OptionValue",
     "Point",
     "RecordingMode",
@@ -109,6 +114,8 @@ __all__ = [
     "feedback_id",
     "frame_event_id",
     "from_micros",
+    "heartbeat_id",
+    "node_key",
     "now_micros",
     "recording_segment_id",
     "sensor_event_id",

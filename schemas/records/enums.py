@@ -19,6 +19,9 @@ class SensorEventKind(StrEnum):
     LOITER = "loiter"
     OCCUPANCY = "occupancy"
     SPEED = "speed"
+    # Raised by the processor from the health topic, never by a sensor rule on detections.
+    VIDEO_LOSS = "video_loss"
+    NODE_OFFLINE = "node_offline"
     UNKNOWN = "unknown"
 
 
@@ -49,6 +52,10 @@ class SensorKind(StrEnum):
     # Raised by the ETL (count_anomalies), never configured as a sensor: validation refuses it.
     COUNT_ANOMALY = "count_anomaly"
     SPEED = "speed"
+    # A camera's video-loss timeout (sensor kind video_loss: its own ``seconds``), and the
+    # rule of node_offline alerts (never configured: validation refuses it).
+    VIDEO_LOSS = "video_loss"
+    NODE_OFFLINE = "node_offline"
     UNKNOWN = "unknown"
 
 

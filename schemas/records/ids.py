@@ -73,3 +73,8 @@ def feedback_id(alert_id: str, operator: str, ts_us: int) -> str:
 def recording_segment_id(camera_id: str, start_ts_us: int) -> str:
     """Id of the RecordingSegment of a camera that starts at ``start_ts_us``."""
     return _uuid5("recording", camera_id, start_ts_us)
+
+
+def heartbeat_id(node_id: str, camera_id: str | None, ts_us: int) -> str:
+    """Id of the Heartbeat a node sent at ``ts_us`` about a camera (None: about itself)."""
+    return _uuid5("heartbeat", node_id, camera_id, ts_us)

@@ -67,6 +67,7 @@ def test_there_is_one_schema_per_avro_topic() -> None:
         "CameraConfig",
         "SensorConfig",
         "RecordingSegment",
+        "Heartbeat",
     }
 
 
@@ -140,6 +141,8 @@ def test_sensor_event_contract_fields() -> None:
         "loiter",
         "occupancy",
         "speed",
+        "video_loss",
+        "node_offline",
     ]
     assert fields["direction"]["type"][0] == "null"
     assert _symbols(fields["direction"]["type"]) == ["a_to_b", "b_to_a"]

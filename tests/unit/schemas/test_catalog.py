@@ -20,6 +20,7 @@ DESIGN_TOPICS = {
     "vidsight.config.cameras": "CameraConfig",
     "vidsight.config.sensors": "SensorConfig",
     "vidsight.recordings": "RecordingSegment",
+    "vidsight.health": "Heartbeat",
     "vidsight.dlq": None,
     "vidsight.processor-changelog": None,  # the rules runtime's state store (raw bytes)
 }

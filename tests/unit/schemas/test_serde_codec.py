@@ -37,6 +37,8 @@ from schemas.records import (
     DirectionFilter,
     Feedback,
     FrameRef,
+    HealthState,
+    Heartbeat,
     Point,
     RecordingMode,
     RecordingSegment,
@@ -53,6 +55,8 @@ from schemas.records import (
     feedback_id,
     frame_event_id,
     from_micros,
+    heartbeat_id,
+    node_key,
     recording_segment_id,
     sensor_event_id,
 )
@@ -283,7 +287,46 @@ def samples() -> dict[str, list[AvroRecord]]:
                 mode=RecordingMode.EVENTS,
             ),
         ],
+        catalog.HEALTH: [
+            Heartbeat(
+                heartbeat_id=heartbeat_id("edge-a", "gate-1", TS),
+                node_id="edge-a",
+                site="north",
+                camera_id="gate-1",
+                state=HealthState.STREAMING,
+                configured_fps=5.0,
+                decoded_fps=25.0,
+                analysed_fps=4.9,
+                frames_decoded=12_000,
+                frames_analysed=2_400,
+                decode_errors=2,
+                reconnects=1,
+                last_frame_ts=TS - 40_000,
+                detector_latency_ms=12.5,
+                error=None,
+                interval_s=5.0,
+                ts=TS,
+            ),
+            Heartbeat(
+                heartbeat_id=heartbeat_id("edge-a", None, TS),
+                node_id="edge-a",
+                state=HealthState.STOPPED,
+                spool_depth=17,
+                spool_evictions=0,
+                evidence_backlog=3,
+                interval_s=5.0,
+                ts=TS,
+            ),
+        ],
     }
+
+
+def test_heartbeat_keys() -> None:
+    """Camera heartbeats are keyed by camera id, a node's own by node:<id>."""
+    camera, node = samples()[catalog.HEALTH]
+    assert isinstance(camera, Heartbeat) and isinstance(node, Heartbeat)
+    assert camera.key == "gate-1"
+    assert node.key == node_key("edge-a") == "node:edge-a"
 
 
 T = TypeVar("T")
