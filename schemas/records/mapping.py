@@ -132,17 +132,24 @@ class RecordMapping(Generic[T]):
     def _to_avro(self, record: Any) -> dict[str, Any]:
         if not isinstance(record, self.cls):
             raise _MismatchError(f"expected a {self.name}, got {type(record).__name__}")
-        out = {}
-        for f in self._fields:
+        try:
+            return {f.name: f.to_avro(getattr(record, f.name)) for f in self._fields}
+        except _MismatchError:
+            pass
+        for f in self._fields:  # again, one by one, to say which field
             try:
-                out[f.name] = f.to_avro(getattr(record, f.name))
+                f.to_avro(getattr(record, f.name))
             except _MismatchError as exc:
                 raise exc.at(f".{f.name}") from None
-        return out
+        raise AssertionError("unreachable: a field failed once and then passed")
 
     def _from_avro(self, data: Any) -> T:
         if not isinstance(data, Mapping):
             raise _MismatchError(f"expected a record, got {type(data).__name__}")
+        try:  # the usual case: every field there and fitting, no per-field bookkeeping
+            return self.cls(**{f.name: f.from_avro(data[f.name]) for f in self._fields})
+        except (KeyError, _MismatchError):
+            pass
         kwargs: dict[str, Any] = {}
         for f in self._fields:
             value = data.get(f.name, _MISSING)
