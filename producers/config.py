@@ -13,6 +13,7 @@ and is left to the stream processors)::
         credentials: {username: admin, password_env: GATE_1_PASSWORD}
         # or credentials: {username: admin, password_file: /run/secrets/gate-1}
         record: {mode: events, pre_s: 5, post_s: 5, segment_s: 10}   # or continuous; off
+        node: edge-a      # the edge node that runs it (or site: hq, shared by the site's nodes)
 
 A password is never written in the file, the topic or a store: ``credentials`` names where
 the edge finds it (an environment variable of the edge process, or a file on the edge host),
@@ -173,11 +174,22 @@ class CameraEntry(BaseModel):
     record: RecordBlock = Field(
         default_factory=RecordBlock, description="recording: {mode, pre_s, post_s, segment_s}"
     )
+    node: str | None = Field(None, description="id of the edge node that runs the camera")
+    site: str | None = Field(None, description="site whose edge nodes run the camera")
 
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
         if not CAMERA_ID.fullmatch(value):
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("node", "site")
+    @classmethod
+    def _check_assignment(cls, value: str | None) -> str | None:
+        if value is not None and not CAMERA_ID.fullmatch(value):
             raise ValueError(
                 "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
@@ -261,6 +273,10 @@ class Camera:
     """Where the edge finds the login (resolved when the source opens); never the password."""
     record: RecordSpec = field(default_factory=RecordSpec)
     """Recording of the camera's encoded video (off unless the file asks)."""
+    node: str | None = None
+    """The edge node that runs the camera (``vidsight edge run --node``)."""
+    site: str | None = None
+    """The site whose edge nodes run the camera when ``node`` is None."""
 
 
 def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -313,6 +329,8 @@ def load_cameras_text(text: str, origin: str = "<cameras>") -> list[Camera]:
             enabled=c.enabled,
             credentials=None if c.credentials is None else c.credentials.reference(),
             record=c.record.spec(),
+            node=c.node,
+            site=c.site,
         )
         for c in parsed.cameras
     ]
@@ -372,6 +390,8 @@ def to_record(camera: Camera, updated_ts: int) -> CameraConfig:
         enabled=camera.enabled,
         updated_ts=updated_ts,
         credentials=camera.credentials,
+        node=camera.node,
+        site=camera.site,
     )
 
 
@@ -394,4 +414,6 @@ def from_record(record: CameraConfig) -> Camera:
         detector_options=MappingProxyType(options),
         enabled=record.enabled,
         credentials=record.credentials,
+        node=record.node,
+        site=record.site,
     )

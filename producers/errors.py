@@ -44,3 +44,7 @@ class SpoolError(EdgeError):
 
 class EvidenceError(EdgeError):
     """Evidence could not be encoded or stored."""
+
+
+class ConfigCacheError(EdgeError):
+    """The edge's last known camera configuration on disk cannot be written or read."""

@@ -6,6 +6,11 @@ has ended (finite sources: files without loop, synthetic scenes with a duration)
 up to ``drain_timeout_s`` for the spools to be delivered and reports what happened. What
 could not be delivered stays in the spool for the next run: a run with no cameras just
 drains.
+
+With a ``feed`` (``producers.fleet.feed.TopicCameras``: the cameras the cameras topic assigns
+to this node) the cameras are not fixed: whenever the feed's set changes, the supervisor
+starts, restarts or stops only the cameras that changed, and the run goes on until
+``duration_s`` or ``stop`` (a node waits for new cameras when its own have ended).
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from producers.camera import CameraStatus, CameraWorker
 from producers.config import Camera
 from producers.detectors.onnx import ModelPool
 from producers.evidence_store import S3EvidenceStore
+from producers.fleet.supervisor import CameraSupervisor, Worker
 from producers.forwarder import KafkaForwarder
 from producers.metrics import EdgeMetrics
 from producers.outbox import EventOutbox
@@ -31,6 +37,15 @@ from schemas.registry_access import RegistryResolver, registry_client
 from vidsight.s3 import s3_client
 
 log = logging.getLogger(__name__)
+
+
+class CameraFeed(Protocol):
+    """Where a node's cameras come from while it runs (``producers.fleet.feed.TopicCameras``)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def take(self) -> Mapping[str, Camera] | None: ...
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +59,8 @@ class RunReport:
     evidence_uploaded: int
     drained: bool
     elapsed_s: float
+    config: str | None = None
+    """Where the cameras came from with a feed (the topic, or the last known configuration)."""
 
     def as_json(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -55,6 +72,7 @@ class RunReport:
             "evidence_uploaded": self.evidence_uploaded,
             "drained": self.drained,
             "elapsed_s": round(self.elapsed_s, 3),
+            "config": self.config,
         }
 
     @property
@@ -67,12 +85,23 @@ class EdgeRunner:
     """Builds and runs the edge for a list of cameras."""
 
     def __init__(
-        self, settings: EdgeSettings, cameras: Sequence[Camera], metrics: EdgeMetrics | None = None
+        self,
+        settings: EdgeSettings,
+        cameras: Sequence[Camera] = (),
+        metrics: EdgeMetrics | None = None,
+        *,
+        feed: CameraFeed | None = None,
     ) -> None:
         self.settings = settings
         self.cameras = [c for c in cameras if c.enabled]
         self.metrics = metrics or EdgeMetrics()
-        self.workers: list[CameraWorker] = []
+        self.feed = feed
+        self.supervisor: CameraSupervisor | None = None
+
+    @property
+    def workers(self) -> list[Worker]:
+        """The current camera workers."""
+        return [] if self.supervisor is None else self.supervisor.workers
 
     def _spool(self, name: str, max_bytes: int) -> Spool:
         s = self.settings
@@ -95,7 +124,8 @@ class EdgeRunner:
         if s.metrics_port is not None:
             self.metrics.serve(s.metrics_port, s.metrics_host)
         events_spool = self._spool("events", s.spool_max_bytes)
-        recording = any(c.record.on for c in self.cameras)
+        # A node's cameras may change: it keeps a store ready for recording cameras to come.
+        recording = self.feed is not None or any(c.record.on for c in self.cameras)
         evidence_spool = (
             self._spool("evidence", s.evidence_spool_max_bytes) if s.evidence or recording else None
         )
@@ -123,9 +153,9 @@ class EdgeRunner:
             store.start()
         forwarder.start()
         pool = ModelPool()
-        cam_stop = threading.Event()
-        self.workers = [
-            CameraWorker(
+
+        def make_worker(cam: Camera, cam_stop: threading.Event) -> CameraWorker:
+            return CameraWorker(
                 cam,
                 settings=s,
                 outbox=outbox,
@@ -135,37 +165,44 @@ class EdgeRunner:
                 stop=cam_stop,
                 recordings=store,
             )
-            for cam in self.cameras
-        ]
-        for worker in self.workers:
-            worker.start()
-        log.info("edge running cameras=%d spool=%s", len(self.workers), s.spool_path)
+
+        supervisor = self.supervisor = CameraSupervisor(make_worker)
+        feed = self.feed
         try:
+            if feed is None:
+                supervisor.apply({c.camera_id: c for c in self.cameras})
+                log.info("edge running cameras=%d spool=%s", len(self.cameras), s.spool_path)
+            else:
+                feed.start()
+                log.info("edge node=%s following the cameras topic", s.node_id)
             while not stop.is_set():
-                if all(w.status.done for w in self.workers):
+                if feed is not None:
+                    desired = feed.take()
+                    if desired is not None:
+                        supervisor.apply(desired)
+                elif supervisor.all_done():
                     break
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     break
                 stop.wait(0.2)
         finally:
-            cam_stop.set()
-            for worker in self.workers:
-                worker.thread.join(timeout=10)
-                if worker.thread.is_alive():
-                    log.error("camera=%s did not stop within 10s", worker.camera.camera_id)
+            if feed is not None:
+                feed.stop()
+            supervisor.stop_all()
             drained = self._drain(forwarder, store)
             forwarder.stop()
             if store is not None:
                 store.stop()
             resolver.close()
             report = RunReport(
-                cameras=tuple(w.status for w in self.workers),
+                cameras=supervisor.statuses(),
                 events=events_spool.stats(),
                 evidence=evidence_spool.stats() if evidence_spool is not None else None,
                 delivered=forwarder.acked,
                 evidence_uploaded=store.uploaded if store is not None else 0,
                 drained=drained,
                 elapsed_s=time.monotonic() - started,
+                config=None if feed is None else feed.describe(),
             )
             events_spool.close()
             if evidence_spool is not None:

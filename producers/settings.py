@@ -100,7 +100,49 @@ class EdgeSettings(Endpoints, MetricsSettings, S3Connection):
         description="changed share of the frame taken as a lighting change (re-learned)",
     )
 
+    node_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="this edge node's id: `edge run --node` runs the cameras assigned to it "
+        "on the cameras topic",
+    )
+    site: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="this node's site: it also runs cameras assigned to the site",
+    )
+    site_nodes: list[str] = Field(
+        default_factory=list,
+        description="every node id of this node's site (this one included): the site's "
+        "cameras are split among them by rendezvous hashing; empty: this node runs them all",
+    )
+    run_unassigned: bool = Field(
+        False, description="also run cameras that name neither a node nor a site"
+    )
+    config_cache: Path | None = Field(
+        None,
+        description="last known camera configuration, used when the broker is unreachable "
+        "at start (default <data_dir>/edge-<node_id>/cameras.json)",
+    )
+    config_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="how long the first read of the cameras topic may take"
+    )
+    config_retry_s: float = Field(
+        5.0, gt=0, le=600, description="seconds between attempts to reach the cameras topic"
+    )
+
     @property
     def spool_path(self) -> Path:
-        """The spool directory actually used."""
-        return self.spool_dir if self.spool_dir is not None else self.data_dir / "edge-spool"
+        """The spool directory actually used (a node's own under <data_dir>/edge-<node_id>)."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        if self.node_id is not None:
+            return self.data_dir / f"edge-{self.node_id}" / "spool"
+        return self.data_dir / "edge-spool"
+
+    @property
+    def config_cache_path(self) -> Path:
+        """Where the last known camera configuration is kept."""
+        if self.config_cache is not None:
+            return self.config_cache
+        return self.data_dir / f"edge-{self.node_id or 'default'}" / "cameras.json"

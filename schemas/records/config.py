@@ -48,6 +48,8 @@ class CameraConfig(AvroMapped):
     enabled: bool = True
     updated_ts: int
     credentials: CameraCredentials | None = None
+    node: str | None = None
+    site: str | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum; a source with an inline password is refused, never published."""
