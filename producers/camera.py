@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from producers.config import Camera
 from producers.credentials import resolve_login
@@ -60,6 +61,13 @@ class CameraStatus:
     ghosts_absorbed: int = 0
     detector: str = ""
     segments: int = 0
+    decode_errors: int = 0
+    detector_s: float = 0.0
+    """Detector time summed over the analysed frames (heartbeats report the mean)."""
+    last_frame_us: int | None = None
+    """Wall-clock time the last frame was decoded, UTC microseconds."""
+    started_s: float = field(default_factory=time.monotonic)
+    """Monotonic time the worker was created (heartbeat rates start there)."""
 
     @property
     def done(self) -> bool:
@@ -116,6 +124,9 @@ class CameraWorker:
             if self._gate is not None:  # the view may differ: learn it again
                 self._gate.reset()
 
+        def on_decode_error(_: str) -> None:
+            self.status.decode_errors += 1
+
         def on_connected(_: str) -> None:
             self.status.state = "running"
             self.status.error = None
@@ -137,6 +148,7 @@ class CameraWorker:
             keyframe_only=s.keyframe_only,
             on_reconnect=on_reconnect,
             on_connected=on_connected,
+            on_decode_error=on_decode_error,
             packets=self.recorder,
         )
 
@@ -242,6 +254,7 @@ class CameraWorker:
             if self.stop.is_set():
                 break
             st.frames_decoded += 1
+            st.last_frame_us = time.time_ns() // 1000
             decoded.inc()
             outcome = pipeline.process(frame)
             if outcome is None:
@@ -252,6 +265,7 @@ class CameraWorker:
                 seen = self._count_gate(gate_counts, seen)
             if outcome.detector_s is not None:
                 st.frames_analysed += 1
+                st.detector_s += outcome.detector_s
                 analysed.inc()
                 latency.observe(outcome.detector_s)
             if outcome.detections is not None:

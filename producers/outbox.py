@@ -14,7 +14,7 @@ from producers.events import SchemaStash, SpooledEvent, encode_event
 from producers.pipeline import FrameOutcome
 from producers.spool import Spool
 from schemas import catalog
-from schemas.records import Detections, FrameRef, RecordingSegment, now_micros
+from schemas.records import Detections, FrameRef, Heartbeat, RecordingSegment, now_micros
 from schemas.serde import InMemorySchemaResolver, Serde
 
 _HEADER = 5
@@ -33,6 +33,8 @@ class EventOutbox:
         self._fp_detections = self.stash.add(catalog.schema_text("Detections"))
         self._recordings = serde.topic(catalog.RECORDINGS, RecordingSegment)
         self._fp_recordings = self.stash.add(catalog.schema_text("RecordingSegment"))
+        self._health = serde.topic(catalog.HEALTH, Heartbeat)
+        self._fp_health = self.stash.add(catalog.schema_text("Heartbeat"))
         self._lock = threading.Lock()
         self.appended = 0
 
@@ -76,6 +78,19 @@ class EventOutbox:
             segment.camera_id.encode(),
             self._fp_recordings,
             self._recordings.encode(segment)[_HEADER:],
+            now_micros(),
+        )
+        self.spool.append(encode_event(event))
+        with self._lock:
+            self.appended += 1
+
+    def publish_heartbeat(self, heartbeat: Heartbeat) -> None:
+        """Spool a heartbeat (key: the camera id, or node:<id> for the node's own)."""
+        event = SpooledEvent(
+            catalog.HEALTH,
+            heartbeat.key.encode(),
+            self._fp_health,
+            self._health.encode(heartbeat)[_HEADER:],
             now_micros(),
         )
         self.spool.append(encode_event(event))

@@ -37,7 +37,8 @@ class SourceContext:
     """Per-camera settings and callbacks for a source.
 
     ``on_reconnect`` is called with the error each time a live source loses its stream and
-    is about to retry; ``on_connected`` once frames flow again. ``packets`` (sources with
+    is about to retry; ``on_connected`` once frames flow again; ``on_decode_error`` for each
+    undecodable packet. ``packets`` (sources with
     encoded video: files, RTSP) sees every packet before decoding.
     """
 
@@ -52,6 +53,7 @@ class SourceContext:
     keyframe_only: bool = True
     on_reconnect: Callable[[str], None] = _ignore
     on_connected: Callable[[str], None] = _ignore
+    on_decode_error: Callable[[str], None] = _ignore
     packets: PacketTap | None = None
 
 

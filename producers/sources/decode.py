@@ -82,6 +82,7 @@ def decode_video(
     description: str = "",
     stall: StallDetector | None = None,
     tap: PacketTap | None = None,
+    on_decode_error: Callable[[str], None] | None = None,
 ) -> Iterator[Frame]:
     """Frames of the first video stream; ``clock`` maps presentation seconds to event time.
 
@@ -91,6 +92,7 @@ def decode_video(
     ``SourceError``. With ``tap``, every packet (keyframe-only decoding skips some for the
     decoder, not for the tap) is handed over before decoding, with its event time on the
     frames' clock; the first packet's time then also fixes the frames' time origin.
+    ``on_decode_error`` is told of every packet that could not be decoded (health counts).
     """
     if not container.streams.video:
         raise SourceError(f"{description}: no video stream")
@@ -136,6 +138,8 @@ def decode_video(
                 errors = 0
             except av.error.InvalidDataError as exc:
                 errors += 1
+                if on_decode_error is not None:
+                    on_decode_error(str(exc))
                 if errors > MAX_CONSECUTIVE_DECODE_ERRORS:
                     raise SourceError(
                         f"{description}: {errors} undecodable packets in a row: {exc}"

@@ -68,6 +68,7 @@ class FileSource:
                     pts_offset=offset,
                     description=self.description,
                     tap=ctx.packets,
+                    on_decode_error=ctx.on_decode_error,
                 ):
                     if ctx.stop.is_set():
                         return

@@ -108,6 +108,7 @@ class RtspSource:
                 description=self.description,
                 stall=StallDetector(ctx.stall_timeout_s, time.monotonic()),
                 tap=ctx.packets,
+                on_decode_error=ctx.on_decode_error,
             ):
                 if ctx.stop.is_set():
                     return
