@@ -23,7 +23,7 @@ from vidsight.commands import config_file
 
 if TYPE_CHECKING:
     from producers.config import Camera
-    from producers.runner import RunReport
+    from producers.runner import CameraFeed, RunReport
     from producers.settings import EdgeSettings
     from schemas.records import CameraCredentials
 
@@ -90,6 +90,8 @@ def _print_report(report: RunReport, as_json: bool) -> None:
             c.error or "",
         )
     console.print(table)
+    if report.config is not None:
+        console.print(f"cameras from {report.config}")
     ev = report.events
     console.print(
         f"events: delivered {report.delivered}, still spooled {ev.pending_records}, "
@@ -104,13 +106,17 @@ def _print_report(report: RunReport, as_json: bool) -> None:
 
 
 def _run(
-    settings: EdgeSettings, cameras: Sequence[Camera], duration: float | None, as_json: bool
+    settings: EdgeSettings,
+    cameras: Sequence[Camera],
+    duration: float | None,
+    as_json: bool,
+    feed: CameraFeed | None = None,
 ) -> None:
     from producers.runner import EdgeRunner
 
     stop = threading.Event()
     _install_signals(stop)
-    report = EdgeRunner(settings, cameras).run(duration_s=duration, stop=stop)
+    report = EdgeRunner(settings, cameras, feed=feed).run(duration_s=duration, stop=stop)
     _print_report(report, as_json)
     if report.failed or not report.drained:
         sys.exit(1)
@@ -155,17 +161,26 @@ def _run_options(fn: Any) -> Any:
     "--config",
     "-c",
     "cameras_file",
-    required=True,
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="cameras YAML file",
+    help="cameras YAML file (file mode; without it, --node follows the cameras topic)",
 )
+@click.option(
+    "--node",
+    default=None,
+    help="this node's id: run the cameras the cameras topic assigns to it, with hot reload "
+    "(env VIDSIGHT_EDGE_NODE_ID)",
+)
+@click.option("--site", default=None, help="this node's site (env VIDSIGHT_EDGE_SITE)")
 @click.option("--camera", "only", multiple=True, help="run only these camera ids (repeatable)")
 @_run_options
 @click.pass_context
 def edge_run(
     ctx: click.Context,
     *,
-    cameras_file: Path,
+    cameras_file: Path | None,
+    node: str | None,
+    site: str | None,
     only: tuple[str, ...],
     data_dir: Path | None,
     spool_dir: Path | None,
@@ -174,9 +189,36 @@ def edge_run(
     duration: float | None,
     as_json: bool,
 ) -> None:
-    """Run the cameras of a YAML file (ends when every finite source has been drained)."""
+    """Run the cameras of a YAML file, or (--node) those the cameras topic assigns to this node.
+
+    A file run ends when every finite source has been drained. A node follows the topic until
+    stopped: cameras added, changed or removed there start, restart or stop within seconds.
+    When the broker cannot be reached at start, the node runs its last known configuration.
+    """
     from producers.config import load_cameras
 
+    settings = _settings(
+        ctx,
+        data_dir=data_dir,
+        spool_dir=spool_dir,
+        metrics_port=metrics_port,
+        drain_timeout_s=drain_timeout,
+        node_id=node,
+        site=site,
+    )
+    if cameras_file is None:
+        if settings.node_id is None:
+            raise click.UsageError("give --config FILE (file mode) or --node ID (follow the topic)")
+        if only:
+            raise click.BadParameter("only with --config", param_hint="--camera")
+        from producers.fleet.feed import TopicCameras
+
+        feed = TopicCameras(settings)
+        console.print(
+            f"node {settings.node_id} (site {settings.site or '-'}): following the cameras topic"
+        )
+        _run(settings, [], duration, as_json, feed)
+        return
     cameras = load_cameras(cameras_file)
     if only:
         unknown = set(only) - {c.camera_id for c in cameras}
@@ -185,13 +227,6 @@ def edge_run(
                 f"not in {cameras_file}: {sorted(unknown)}", param_hint="--camera"
             )
         cameras = [c for c in cameras if c.camera_id in only]
-    settings = _settings(
-        ctx,
-        data_dir=data_dir,
-        spool_dir=spool_dir,
-        metrics_port=metrics_port,
-        drain_timeout_s=drain_timeout,
-    )
     _run(settings, cameras, duration, as_json)
 
 
@@ -353,10 +388,26 @@ def cameras_validate(path: Path) -> None:
 @cameras.command("apply")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @_DATA_DIR
-@click.option("--dry-run", is_flag=True, help="validate and show, publish nothing")
+@click.option("--dry-run", is_flag=True, help="validate and show, contact nothing")
+@click.option(
+    "--diff", is_flag=True, help="show what apply would change on the topic, publish nothing"
+)
+@click.option("--prune", is_flag=True, help="delete (tombstone) topic cameras the file lacks")
 @click.pass_context
-def cameras_apply(ctx: click.Context, path: Path, data_dir: Path | None, dry_run: bool) -> None:
-    """Publish the cameras of a YAML file to vidsight.config.cameras (keyed by camera id)."""
+def cameras_apply(
+    ctx: click.Context,
+    path: Path,
+    *,
+    data_dir: Path | None,
+    dry_run: bool,
+    diff: bool,
+    prune: bool,
+) -> None:
+    """Publish the cameras of a YAML file to vidsight.config.cameras (keyed by camera id).
+
+    Cameras on the topic that the file lacks are listed, and deleted with a tombstone only
+    with --prune. Edge nodes pick the changes up within seconds.
+    """
     from producers.config import load_cameras, to_record
     from schemas.records import now_micros
     from vidsight.redact import redact_url
@@ -364,7 +415,7 @@ def cameras_apply(ctx: click.Context, path: Path, data_dir: Path | None, dry_run
     now = now_micros()
     records = [to_record(c, now) for c in load_cameras(path)]
     table = Table(title=f"cameras in {path}", title_justify="left")
-    for col in ("camera", "name", "source", "login", "fps", "detector", "enabled"):
+    for col in ("camera", "name", "source", "login", "fps", "detector", "enabled", "node/site"):
         table.add_column(col)
     for r in records:
         table.add_row(
@@ -375,13 +426,33 @@ def cameras_apply(ctx: click.Context, path: Path, data_dir: Path | None, dry_run
             f"{r.fps:g}",
             str(r.detector.kind),
             "yes" if r.enabled else "no",
+            "/".join(x or "-" for x in (r.node, r.site)),
         )
     console.print(table)
     if dry_run:
         console.print("dry run: nothing published")
         return
+    from producers.fleet.apply import Action, plan_apply
+    from producers.fleet.follower import read_cameras
     from producers.publish import publish_camera_configs
 
     settings = _settings(ctx, data_dir=data_dir)
-    publish_camera_configs(settings, records)
-    console.print(f"published {len(records)} camera config(s) to vidsight.config.cameras")
+    changes = plan_apply(read_cameras(settings), records, prune=prune)
+    for change in changes:
+        if change.action is not Action.UNCHANGED:
+            console.print(f"  {change.action.value:<11} {change.camera_id}")
+    kept = [c.camera_id for c in changes if c.action is Action.KEEP]
+    deletes = [c.camera_id for c in changes if c.action is Action.DELETE]
+    if kept:
+        console.print(
+            f"{len(kept)} camera(s) on the topic are not in {path}: {', '.join(kept)}; "
+            "--prune would remove them"
+        )
+    if diff:
+        console.print("diff: nothing published")
+        return
+    publish_camera_configs(settings, records, deletes=deletes)
+    console.print(
+        f"published {len(records)} camera config(s) to vidsight.config.cameras"
+        + (f", removed {len(deletes)}" if deletes else "")
+    )

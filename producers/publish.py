@@ -15,9 +15,16 @@ from vidsight.settings import Endpoints
 
 
 def publish_camera_configs(
-    endpoints: Endpoints, records: Sequence[CameraConfig], timeout_s: float = 30.0
+    endpoints: Endpoints,
+    records: Sequence[CameraConfig],
+    timeout_s: float = 30.0,
+    *,
+    deletes: Sequence[str] = (),
 ) -> None:
-    """Produce each record keyed by camera id (acks=all) and wait for every delivery."""
+    """Produce each record keyed by camera id (acks=all) and wait for every delivery.
+
+    ``deletes`` are camera ids to delete: a tombstone (null value) each, after the records.
+    """
     serde = Serde.for_registry(endpoints)
     codec = serde.topic(catalog.CONFIG_CAMERAS, CameraConfig)
     producer = Producer(
@@ -41,6 +48,10 @@ def publish_camera_configs(
             key=record.camera_id.encode(),
             value=codec.encode(record),
             on_delivery=on_delivery,
+        )
+    for camera_id in deletes:
+        producer.produce(
+            catalog.CONFIG_CAMERAS, key=camera_id.encode(), value=None, on_delivery=on_delivery
         )
     left = producer.flush(timeout_s)
     if left or failures:

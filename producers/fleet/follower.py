@@ -24,7 +24,7 @@ from typing import Literal
 
 from confluent_kafka import KafkaException
 
-from producers.errors import ConfigCacheError
+from producers.errors import ConfigCacheError, EdgeError
 from producers.fleet import cache
 from producers.settings import EdgeSettings
 from schemas import catalog
@@ -39,7 +39,7 @@ from vidsight.kafka.clients import (
     consumer_config,
 )
 from vidsight.kafka.errors import KafkaRuntimeError
-from vidsight.kafka.reading import assign_from_beginning
+from vidsight.kafka.reading import assign_from_beginning, read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ class CameraConfigFollower:
     # -- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        s = self.settings
         while not self._stop.is_set():
-            started = time.monotonic()
             try:
                 self._follow()
             except (KafkaException, KafkaRuntimeError, SchemaError) as exc:  # registry too
@@ -110,32 +108,20 @@ class CameraConfigFollower:
             except Exception:  # a bug here must not end the node's cameras: log, retry
                 log.exception("following %s failed", self.topic)
                 self._unreachable("unexpected error (logged)")
-            if time.monotonic() - started < s.config_retry_s:
-                self._stop.wait(s.config_retry_s)
+            self._stop.wait(self.settings.config_retry_s)
 
     def _codec(self) -> TopicSerde[CameraConfig]:
         if self._serde is None:
             self._serde = Serde.for_registry(self.settings, auto_register=False)
         return self._serde.topic(catalog.CONFIG_CAMERAS, CameraConfig)
 
-    def _consumer(self) -> ConsumerClient:
-        s = self.settings
-        conf = consumer_config(
-            s.kafka_client_config(),
-            group_id=f"vidsight-edge-config-{s.node_id or 'default'}",  # never joined
-            session_timeout_ms=6000,
-            fetch_wait_max_ms=100,
-            logger="rdkafka.edge-config",
-            overrides={"socket.connection.setup.timeout.ms": int(s.config_timeout_s * 1000)},
-        )
-        return self.clients.consumer(conf)
-
     def _follow(self) -> None:
+        """Read the topic to its end, deliver it, then deliver every change; until stopped."""
         s = self.settings
         codec = self._codec()
-        consumer = self._consumer()
+        consumer = _consumer(s, self.clients)
         try:
-            tps = self._assign(consumer)
+            tps = _assign(consumer, self.topic, s.config_timeout_s)
             ends = self.clients.end_offsets(s.kafka_client_config(), tps)
             state: dict[str, CameraConfig] = {}
             positions: dict[tuple[str, int], int] = {}
@@ -144,7 +130,7 @@ class CameraConfigFollower:
             while not self._stop.is_set():
                 reached = all(positions.get(tp, 0) >= end for tp, end in ends.items() if end > 0)
                 msgs = consumer.consume(500, 0.3 if reached else 0.1)
-                changed = self._apply(codec, msgs, state, positions)
+                changed = _apply(codec, msgs, state, positions)
                 if synced:
                     if changed:
                         self._deliver(state)
@@ -156,55 +142,6 @@ class CameraConfigFollower:
                     self._unreachable(f"the first read took over {s.config_timeout_s:g}s")
         finally:
             consumer.close()
-
-    def _assign(self, consumer: ConsumerClient) -> list[tuple[str, int]]:
-        # list_topics raises KafkaException when no broker answers within the timeout.
-        meta = consumer.list_topics(self.topic, timeout=self.settings.config_timeout_s)
-        if self.topic not in meta.topics:
-            raise KafkaRuntimeError(f"topic {self.topic} does not exist")
-        return assign_from_beginning(consumer, [self.topic])
-
-    def _apply(
-        self,
-        codec: TopicSerde[CameraConfig],
-        msgs: Sequence[MessageClient],
-        state: dict[str, CameraConfig],
-        positions: dict[tuple[str, int], int],
-    ) -> bool:
-        changed = False
-        for msg in msgs:
-            if msg.error() is not None:
-                log.warning("consume error topic=%s: %s", self.topic, msg.error())
-                continue
-            partition, offset = msg.partition() or 0, msg.offset() or 0
-            positions[(msg.topic() or self.topic, partition)] = offset + 1
-            key = msg.key()
-            if not key:
-                log.warning(
-                    "skipping a record without key: %s[%d]@%d", self.topic, partition, offset
-                )
-                continue
-            camera_id = key.decode("utf-8", errors="replace")
-            try:
-                record = codec.decode_or_tombstone(msg.value(), partition=partition, offset=offset)
-            except SerializationError as exc:
-                log.warning("skipping an unreadable camera definition: %s", exc)
-                continue
-            if record is None:
-                changed |= state.pop(camera_id, None) is not None
-            elif record.camera_id != camera_id:
-                log.warning(
-                    "skipping %s[%d]@%d: key %r but camera_id %r",
-                    self.topic,
-                    partition,
-                    offset,
-                    camera_id,
-                    record.camera_id,
-                )
-            elif state.get(camera_id) != record:
-                state[camera_id] = record
-                changed = True
-        return changed
 
     def _deliver(self, state: Mapping[str, CameraConfig]) -> None:
         snapshot = ConfigSnapshot(dict(state), "topic")
@@ -249,3 +186,111 @@ class CameraConfigFollower:
             path,
         )
         self.on_snapshot(ConfigSnapshot(cached.cameras, "cache", cached.saved_us))
+
+
+def _consumer(settings: EdgeSettings, clients: KafkaClients) -> ConsumerClient:
+    """A consumer for assign-all reads (its group id is never joined or committed)."""
+    conf = consumer_config(
+        settings.kafka_client_config(),
+        group_id=f"vidsight-edge-config-{settings.node_id or 'default'}",
+        session_timeout_ms=6000,
+        fetch_wait_max_ms=100,
+        logger="rdkafka.edge-config",
+        overrides={"socket.connection.setup.timeout.ms": int(settings.config_timeout_s * 1000)},
+    )
+    return clients.consumer(conf)
+
+
+def _assign(consumer: ConsumerClient, topic: str, timeout_s: float) -> list[tuple[str, int]]:
+    # list_topics raises KafkaException when no broker answers within the timeout.
+    meta = consumer.list_topics(topic, timeout=timeout_s)
+    if topic not in meta.topics:
+        raise KafkaRuntimeError(f"topic {topic} does not exist")
+    return assign_from_beginning(consumer, [topic])
+
+
+def _apply(
+    codec: TopicSerde[CameraConfig],
+    msgs: Sequence[MessageClient],
+    state: dict[str, CameraConfig],
+    positions: dict[tuple[str, int], int],
+) -> bool:
+    """Fold records into ``state`` (latest per key, tombstones delete); True if it changed."""
+    changed = False
+    for msg in msgs:
+        topic = msg.topic() or ""
+        if msg.error() is not None:
+            log.warning("consume error topic=%s: %s", topic, msg.error())
+            continue
+        partition, offset = msg.partition() or 0, msg.offset() or 0
+        positions[(topic, partition)] = offset + 1
+        key = msg.key()
+        if not key:
+            log.warning("skipping a record without key: %s[%d]@%d", topic, partition, offset)
+            continue
+        camera_id = key.decode("utf-8", errors="replace")
+        try:
+            record = codec.decode_or_tombstone(msg.value(), partition=partition, offset=offset)
+        except SerializationError as exc:
+            log.warning("skipping an unreadable camera definition: %s", exc)
+            continue
+        if record is None:
+            changed |= state.pop(camera_id, None) is not None
+        elif record.camera_id != camera_id:
+            log.warning(
+                "skipping %s[%d]@%d: key %r but camera_id %r",
+                topic,
+                partition,
+                offset,
+                camera_id,
+                record.camera_id,
+            )
+        elif state.get(camera_id) != record:
+            state[camera_id] = record
+            changed = True
+    return changed
+
+
+def read_cameras(
+    settings: EdgeSettings,
+    *,
+    clients: KafkaClients = REAL_CLIENTS,
+    serde: Serde | None = None,
+    topic: str = catalog.CONFIG_CAMERAS,
+) -> dict[str, CameraConfig]:
+    """Every live camera definition on the topic now (latest per key, tombstones applied).
+
+    Raises EdgeError when the topic cannot be read to its end within ``config_timeout_s``.
+    """
+    codec = (serde or Serde.for_registry(settings, auto_register=False)).topic(
+        catalog.CONFIG_CAMERAS, CameraConfig
+    )
+    consumer = _consumer(settings, clients)
+    state: dict[str, CameraConfig] = {}
+    positions: dict[tuple[str, int], int] = {}
+
+    def handle(msg: MessageClient) -> None:
+        _apply(codec, [msg], state, positions)
+
+    try:
+        try:
+            tps = _assign(consumer, topic, settings.config_timeout_s)
+        except KafkaException as exc:
+            raise EdgeError(
+                f"cannot read {topic} at {settings.kafka_bootstrap}: {exc.args[0]}"
+            ) from exc
+        complete = read_to_end(
+            consumer,
+            clients.end_offsets(settings.kafka_client_config(), tps),
+            handle,
+            settle_s=0.5,
+            timeout_s=settings.config_timeout_s,
+        )
+    finally:
+        consumer.close()
+    if not complete:
+        raise EdgeError(
+            f"reading {topic} at {settings.kafka_bootstrap} did not finish within "
+            f"{settings.config_timeout_s:g}s"
+        )
+    return state
