@@ -81,8 +81,7 @@ class CameraSupervisor:
         stop = threading.Event()
         worker = self._make(camera, stop)
         self._running[camera.camera_id] = (worker, stop)
-        self._latest.pop(camera.camera_id, None)  # a restarted camera reports last, as the newest
-        self._latest[camera.camera_id] = worker
+        self._latest[camera.camera_id] = worker  # a restarted camera keeps its place
         worker.start()
 
     def _stop(self, camera_ids: list[str]) -> None:
