@@ -12,10 +12,12 @@ from typing import Any
 
 from schemas.records import Alert, AvroRecord, Detections, SensorEvent
 from sinks.batching import Item, SourceMessage
-from sinks.clickhouse.ddl import ALERTS, DETECTIONS, SENSOR_EVENTS
+from sinks.clickhouse.ddl import ALERTS, DETECTIONS, SENSOR_EVENTS, FactTable
 from sinks.errors import RecordDataError
 
 Columns = list[list[Any]]
+Row = dict[str, Any]
+"""One row of a fact table: column name -> value."""
 
 MAX_OBJECTS = 65535  # object_index is UInt16
 _UINT16 = 65535
@@ -84,70 +86,81 @@ def detection_columns(items: Sequence[Item[Any]]) -> tuple[Columns, int]:
     return out, len(objects)
 
 
-def sensor_event_row(e: SensorEvent, m: SourceMessage) -> tuple[Any, ...]:
-    """The ``SENSOR_EVENTS`` row of one sensor event."""
+def sensor_event_row(e: SensorEvent, m: SourceMessage) -> Row:
+    """The ``SENSOR_EVENTS`` row of one sensor event, by column name."""
     a, b = e.anchor, e.bbox
-    return (
-        e.event_id,
-        e.camera_id,
-        e.sensor_id,
-        e.kind.value,
-        None if e.direction is None else e.direction.value,
-        e.track_id,
-        e.label,
-        e.score,
-        e.ts,
-        e.count,
-        e.dwell_s,
-        None if a is None else a.x,
-        None if a is None else a.y,
-        None if b is None else b.x1,
-        None if b is None else b.y1,
-        None if b is None else b.x2,
-        None if b is None else b.y2,
-        e.frame_seq,
-        e.evidence_uri,
-        e.speed_kmh,
-        m.partition,
-        m.offset,
-    )
+    return {
+        "event_id": e.event_id,
+        "camera_id": e.camera_id,
+        "sensor_id": e.sensor_id,
+        "kind": e.kind.value,
+        "direction": None if e.direction is None else e.direction.value,
+        "track_id": e.track_id,
+        "label": e.label,
+        "score": e.score,
+        "ts": e.ts,
+        "count": e.count,
+        "dwell_s": e.dwell_s,
+        "anchor_x": None if a is None else a.x,
+        "anchor_y": None if a is None else a.y,
+        "x1": None if b is None else b.x1,
+        "y1": None if b is None else b.y1,
+        "x2": None if b is None else b.x2,
+        "y2": None if b is None else b.y2,
+        "frame_seq": e.frame_seq,
+        "evidence_uri": e.evidence_uri,
+        "speed_kmh": e.speed_kmh,
+        "_partition": m.partition,
+        "_offset": m.offset,
+    }
 
 
-def alert_row(a: Alert, m: SourceMessage) -> tuple[Any, ...]:
-    """The ``ALERTS`` row of one alert lifecycle message."""
+def alert_row(a: Alert, m: SourceMessage) -> Row:
+    """The ``ALERTS`` row of one alert lifecycle message, by column name."""
     b = a.bbox
-    return (
-        a.alert_id,
-        a.camera_id,
-        a.sensor_id,
-        a.kind.value,
-        a.rule.value,
-        a.lifecycle.value,
-        a.revision,
-        a.severity.value,
-        a.label,
-        a.top_score,
-        a.start_ts,
-        a.end_ts,
-        a.updated_ts,
-        a.evidence_uri,
-        list(a.track_ids),
-        a.event_count,
-        None if a.direction is None else a.direction.value,
-        None if b is None else b.x1,
-        None if b is None else b.y1,
-        None if b is None else b.x2,
-        None if b is None else b.y2,
-        m.partition,
-        m.offset,
-    )
+    return {
+        "alert_id": a.alert_id,
+        "camera_id": a.camera_id,
+        "sensor_id": a.sensor_id,
+        "kind": a.kind.value,
+        "rule": a.rule.value,
+        "lifecycle": a.lifecycle.value,
+        "revision": a.revision,
+        "severity": a.severity.value,
+        "label": a.label,
+        "top_score": a.top_score,
+        "start_ts": a.start_ts,
+        "end_ts": a.end_ts,
+        "updated_ts": a.updated_ts,
+        "evidence_uri": a.evidence_uri,
+        "track_ids": list(a.track_ids),
+        "event_count": a.event_count,
+        "direction": None if a.direction is None else a.direction.value,
+        "x1": None if b is None else b.x1,
+        "y1": None if b is None else b.y1,
+        "x2": None if b is None else b.x2,
+        "y2": None if b is None else b.y2,
+        "_partition": m.partition,
+        "_offset": m.offset,
+    }
 
 
-def row_columns(rows: Sequence[tuple[Any, ...]], width: int) -> Columns:
-    """Rows pivoted into columns."""
+def row_columns(table: FactTable, rows: Sequence[Row]) -> Columns:
+    """Rows pivoted into the columns of ``table``, in its column order.
+
+    The rows name their columns, so a column added to the table (and its migration) is one
+    entry in the row builder wherever it reads best; a builder that misses one, or has one
+    the table lacks, is a bug and stops the sink with both lists.
+    """
     if not rows:
-        return [[] for _ in range(width)]
-    return [list(c) for c in zip(*rows, strict=True)]
+        return [[] for _ in table.names]
+    built = rows[0].keys()
+    if built != set(table.names):
+        raise ValueError(
+            f"{table.name} rows do not build the table's columns: missing "
+            f"{sorted(set(table.names) - built)}, unexpected {sorted(built - set(table.names))}"
+        )
+    return [[r[name] for r in rows] for name in table.names]
 
 
 def columns_for(topic_table: str, items: Sequence[Item[Any]]) -> tuple[Columns, int]:
@@ -156,8 +169,8 @@ def columns_for(topic_table: str, items: Sequence[Item[Any]]) -> tuple[Columns, 
         return detection_columns(items)
     if topic_table == SENSOR_EVENTS.name:
         rows = [sensor_event_row(i.value, i.message) for i in items]
-        return row_columns(rows, len(SENSOR_EVENTS.columns)), len(rows)
+        return row_columns(SENSOR_EVENTS, rows), len(rows)
     if topic_table == ALERTS.name:
         rows = [alert_row(i.value, i.message) for i in items]
-        return row_columns(rows, len(ALERTS.columns)), len(rows)
+        return row_columns(ALERTS, rows), len(rows)
     raise ValueError(f"unknown fact table {topic_table!r}")

@@ -168,10 +168,9 @@ class ClickHouseSink(Sink[AvroRecord]):
     def write(self, batch: Batch[AvroRecord]) -> int:
         """One columnar insert of the batch, deduplicated by its offset range."""
         table = ddl.BY_TOPIC[batch.topic]
-        try:
-            cols, rows = columns.columns_for(table.name, batch.items)
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise BatchDataError(f"cannot build {table.name} columns: {exc}") from exc
+        # ``prepare`` checked every record against the column types: what fails here is a
+        # bug in the column building, which must stop the sink, not dead-letter the batch.
+        cols, rows = columns.columns_for(table.name, batch.items)
         if rows == 0:
             return 0
         topic_id = self.incarnation_of(batch.topic)
