@@ -8,9 +8,9 @@ ending with ``;`` at the end of a line, ``{db}`` standing for the configured dat
 ClickHouse has no transactions and no advisory locks, so two things keep sinks that start at
 once from tripping over each other:
 
-- a lock table: ``CREATE TABLE`` of a fixed name succeeds for exactly one caller; the others
-  wait until it is dropped, and break it when it is older than ``stale_after_s`` (its holder
-  died mid-way);
+- a lock table, taken only when something is pending: ``CREATE TABLE`` of a fixed name
+  succeeds for exactly one caller; the others wait until it is dropped, and break it when it
+  is older than ``stale_after_s`` (its holder died mid-way);
 - every statement must be safe to run twice (``IF NOT EXISTS``/``IF EXISTS`` on what creates,
   adds or drops; no RENAME or EXCHANGE), which ``statements`` checks, so a broken lock or a
   crash between a statement and its record costs nothing, and the record table is a
@@ -132,17 +132,22 @@ def migrate(
     check_database(db)
     migrations = load() if available is None else list(available)
     client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    client.command(
+        f"CREATE TABLE IF NOT EXISTS {db}.{MIGRATIONS_TABLE} (\n"
+        "    version UInt32,\n    name String,\n    checksum String,\n"
+        "    applied_at DateTime64(6, 'UTC') DEFAULT now64(6)\n"
+        ") ENGINE = ReplacingMergeTree ORDER BY version\n"
+        "COMMENT 'Applied schema migrations (sinks/clickhouse/migrations)'"
+    )
+    # Every start and every reconnect comes here: with nothing to apply (the usual case, and
+    # checked as strictly as under the lock) no lock is taken, so a lock left by a sink that
+    # died mid-migration only delays the sinks that have something to apply.
+    if not pending(migrations, recorded(client, db)):
+        return []
     owner = uuid.uuid4().hex
     _acquire(client, db, owner, stale_after_s)
     try:
-        client.command(
-            f"CREATE TABLE IF NOT EXISTS {db}.{MIGRATIONS_TABLE} (\n"
-            "    version UInt32,\n    name String,\n    checksum String,\n"
-            "    applied_at DateTime64(6, 'UTC') DEFAULT now64(6)\n"
-            ") ENGINE = ReplacingMergeTree ORDER BY version\n"
-            "COMMENT 'Applied schema migrations (sinks/clickhouse/migrations)'"
-        )
-        applied = recorded(client, db)
+        applied = recorded(client, db)  # again: another sink may have applied them meanwhile
         if not applied:
             existing = _fact_tables_present(client, db)
             if existing:
