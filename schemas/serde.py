@@ -268,26 +268,17 @@ class TopicSerde(Generic[R]):
         text = self._resolver.schema_by_id(schema_id)
         try:
             writer_json = _strip_logical(json.loads(text))
-            canonical = to_parsing_canonical_form(writer_json)
-        except (ValueError, SchemaParseException) as exc:
+            # Same binary layout (registries may return the text with docs, namespaces or key
+            # order changed): read straight into the reader schema, skipping the resolution
+            # pass that costs about 40% of a decode. An older or newer writer: fastavro
+            # resolves into the current schema (defaults for fields the writer lacks, the enum
+            # default for symbols the reader lacks).
+            same = to_parsing_canonical_form(writer_json) == self._reader_canonical
+            plan = (self._reader, None) if same else (_wire_schema(writer_json), self._reader)
+        except (ValueError, SchemaParseException) as exc:  # the registry's text, not ours
             raise SerializationError(
                 f"schema id {schema_id} is not a valid Avro schema: {exc}"
             ) from exc
-        plan: tuple[dict[str, Any], dict[str, Any] | None]
-        if canonical == self._reader_canonical:
-            # Same binary layout (registries may return the text with docs, namespaces or key
-            # order changed): read straight into the reader schema, skipping the resolution
-            # pass that costs about 40% of a decode.
-            plan = (self._reader, None)
-        else:
-            # An older or newer writer: fastavro resolves into the current schema (defaults for
-            # fields the writer lacks, the enum default for symbols the reader lacks).
-            try:
-                plan = (_wire_schema(writer_json), self._reader)
-            except SchemaParseException as exc:
-                raise SerializationError(
-                    f"schema id {schema_id} is not a valid Avro schema: {exc}"
-                ) from exc
         self._plans[schema_id] = plan
         log.info(
             "writer schema resolved topic=%s schema_id=%d resolution=%s",
