@@ -13,14 +13,21 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from schemas.records import SensorConfig, SensorKind
-from stream_processors.rules import aoi, loitering, speed, tripwire, zone
+from stream_processors.rules import aoi, loitering, speed, tripwire, video_loss, zone
 from stream_processors.rules.base import Rule, SensorKindSpec
 from stream_processors.rules.options import EngineOptions
 
-KINDS: tuple[SensorKindSpec, ...] = (zone.KIND, tripwire.KIND, loitering.KIND, aoi.KIND, speed.KIND)
+KINDS: tuple[SensorKindSpec, ...] = (
+    zone.KIND,
+    tripwire.KIND,
+    loitering.KIND,
+    aoi.KIND,
+    speed.KIND,
+    video_loss.KIND,
+)
 """Every kind a sensor definition may have, in the order messages and docs list them
-(count_anomaly is raised by the ETL, never configured; unknown is what an unreadable kind
-decodes to)."""
+(count_anomaly is raised by the ETL and node_offline by the liveness watch, never configured;
+unknown is what an unreadable kind decodes to)."""
 
 BY_KIND: Mapping[SensorKind, SensorKindSpec] = MappingProxyType({k.kind: k for k in KINDS})
 

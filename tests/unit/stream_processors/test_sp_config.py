@@ -169,7 +169,7 @@ BAD_ENTRIES = [
         "    kind: loitering\n    seconds: -1\n    points: [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]]\n",
         "seconds: must be a positive number",
     ),
-    (zone_with("    seconds: 5\n"), "seconds: only loitering sensors take seconds"),
+    (zone_with("    seconds: 5\n"), "seconds: only loitering and video_loss sensors take seconds"),
     (
         zone_with("    direction: a_to_b\n"),
         "direction: only tripwire and speed sensors take direction, not a zone",

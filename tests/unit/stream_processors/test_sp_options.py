@@ -54,11 +54,13 @@ def test_valid_records_pass(cfg: SensorConfig) -> None:
     [
         (
             replace(zone(), kind=SensorKind.UNKNOWN),
-            "kind: unknown kind 'unknown'; allowed: zone, tripwire, loitering, aoi, speed$",
+            "kind: unknown kind 'unknown'; allowed: zone, tripwire, loitering, aoi, speed, "
+            "video_loss$",
         ),
         (
             replace(zone(), kind=SensorKind.COUNT_ANOMALY),
-            "kind: unknown kind 'count_anomaly'; allowed: zone, tripwire, loitering, aoi, speed$",
+            "kind: unknown kind 'count_anomaly'; allowed: zone, tripwire, loitering, aoi, "
+            "speed, video_loss$",
         ),
         (replace(zone(), severity=Severity.UNKNOWN), "severity: unknown severity"),
         (replace(tripwire(), direction=DirectionFilter.UNKNOWN), "direction: unknown direction"),

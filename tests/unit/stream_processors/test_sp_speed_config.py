@@ -88,7 +88,8 @@ def test_the_key_list_holds_each_kind_s_own_keys() -> None:
         ),
         (
             "    kind: speed\n" + LINES + "    distance_m: 20\n    seconds: 5\n",
-            "road.yaml:9: sensor 's1': seconds: only loitering sensors take seconds, not a speed",
+            "road.yaml:9: sensor 's1': seconds: only loitering and video_loss sensors take "
+            "seconds, not a speed",
         ),
         (
             "    kind: zone\n    points: [[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]]\n"
