@@ -392,6 +392,7 @@ def to_record(camera: Camera, updated_ts: int) -> CameraConfig:
         credentials=camera.credentials,
         node=camera.node,
         site=camera.site,
+        record=camera.record.settings(),
     )
 
 
@@ -416,4 +417,5 @@ def from_record(record: CameraConfig) -> Camera:
         credentials=record.credentials,
         node=record.node,
         site=record.site,
+        record=RecordSpec.of(record.record),
     )

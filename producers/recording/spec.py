@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from schemas.records import RecordingMode, from_micros
+from schemas.records import RecordingMode, RecordSettings, from_micros
 
 Mode = Literal["off", "events", "continuous"]
 RECORDING_SOURCES = ("file", "rtsp")
@@ -36,6 +36,25 @@ class RecordSpec:
     def record_mode(self) -> RecordingMode:
         """The mode as it travels in RecordingSegment events."""
         return RecordingMode.EVENTS if self.mode == "events" else RecordingMode.CONTINUOUS
+
+    def settings(self) -> RecordSettings | None:
+        """The settings as CameraConfig carries them (None: not recording)."""
+        if not self.on:
+            return None
+        return RecordSettings(
+            mode=self.record_mode, pre_s=self.pre_s, post_s=self.post_s, segment_s=self.segment_s
+        )
+
+    @classmethod
+    def of(cls, settings: RecordSettings | None) -> RecordSpec:
+        """The spec of CameraConfig's settings; a mode this edge does not know records nothing."""
+        if settings is None or settings.mode not in (
+            RecordingMode.EVENTS,
+            RecordingMode.CONTINUOUS,
+        ):
+            return cls()
+        mode: Mode = "events" if settings.mode == RecordingMode.EVENTS else "continuous"
+        return cls(mode, settings.pre_s, settings.post_s, settings.segment_s)
 
 
 def recording_key(camera_id: str, start_us: int) -> str:

@@ -45,7 +45,7 @@ from schemas.records.ids import (
     recording_segment_id,
     sensor_event_id,
 )
-from schemas.records.recording import RecordingMode, RecordingSegment
+from schemas.records.recording import RecordingMode, RecordingSegment, RecordSettings
 from schemas.records.timestamps import from_micros, now_micros, to_micros
 
 
@@ -99,6 +99,7 @@ __all__ = [
     "Heartbeat",
     "OptionValue",
     "Point",
+    "RecordSettings",
     "RecordingMode",
     "RecordingSegment",
     "Schedule",

@@ -16,6 +16,7 @@ from schemas.records.credentials import CameraCredentials, inline_secrets
 from schemas.records.enums import DetectorKind, DirectionFilter, SensorKind, Severity
 from schemas.records.geometry import Point
 from schemas.records.mapping import AvroMapped, mapping_for
+from schemas.records.recording import RecordSettings
 from vidsight.redact import redact_url
 
 OptionValue = None | bool | int | float | str | tuple[str, ...]
@@ -50,6 +51,7 @@ class CameraConfig(AvroMapped):
     credentials: CameraCredentials | None = None
     node: str | None = None
     site: str | None = None
+    record: RecordSettings | None = None
 
     def to_avro(self) -> dict[str, Any]:
         """The Avro datum; a source with an inline password is refused, never published."""

@@ -1,4 +1,5 @@
-"""Typed record of the recordings topic: one reference per recorded MP4 segment."""
+"""Typed records of recording: a camera's recording settings (in CameraConfig) and the
+reference of each recorded MP4 segment (the recordings topic)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ class RecordingMode(StrEnum):
     CONTINUOUS = "continuous"
     EVENTS = "events"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordSettings:
+    """A camera's recording settings as they travel in CameraConfig (null = not recording)."""
+
+    mode: RecordingMode
+    pre_s: float = 5.0
+    post_s: float = 5.0
+    segment_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 
-from producers.config import load_cameras_text
+from producers.config import from_record, load_cameras_text, to_record
 from producers.errors import CameraFileError
 from producers.events import SchemaStash, decode_event
 from producers.evidence import EvidenceObject, decode_spooled
@@ -26,7 +27,13 @@ from producers.spool import Spool
 from producers.synthetic.scene import SceneSpec
 from producers.synthetic.video import write_scene_video
 from schemas import catalog
-from schemas.records import RecordingMode, RecordingSegment, recording_segment_id
+from schemas.records import (
+    CameraConfig,
+    RecordingMode,
+    RecordingSegment,
+    RecordSettings,
+    recording_segment_id,
+)
 from schemas.serde import InMemorySchemaResolver, Serde
 
 START = 1_700_000_000_000_000
@@ -213,6 +220,25 @@ def test_a_segment_left_by_a_crash_is_stored_at_the_next_start(h264: Path, tmp_p
     packets, _, decoded = read_mp4(obj.data, tmp_path)
     assert decoded == len(packets) == seg.packets > 0
     assert seg.end_ts == START + len(packets) * 40_000
+
+
+def test_the_record_block_travels_on_the_cameras_topic() -> None:
+    (cam,) = load_cameras_text(
+        "cameras:\n  - id: a\n    source: rtsp://10.0.0.5/s\n"
+        "    record: {mode: continuous, segment_s: 20}\n"
+    )
+    record = to_record(cam, START)
+    assert record.record == RecordSettings(
+        mode=RecordingMode.CONTINUOUS, pre_s=5.0, post_s=5.0, segment_s=20.0
+    )
+    codec = Serde(InMemorySchemaResolver()).topic(catalog.CONFIG_CAMERAS, CameraConfig)
+    assert from_record(codec.decode(codec.encode(record))) == cam
+    (off,) = load_cameras_text("cameras:\n  - id: b\n    source: rtsp://10.0.0.5/s\n")
+    assert to_record(off, START).record is None
+    assert from_record(to_record(off, START)).record == RecordSpec()
+    # A mode this edge does not know (a newer writer) records nothing.
+    newer = replace(record, record=RecordSettings(mode=RecordingMode.UNKNOWN))
+    assert not from_record(newer).record.on
 
 
 def test_the_record_block_is_validated() -> None:

@@ -42,6 +42,7 @@ from schemas.records import (
     Point,
     RecordingMode,
     RecordingSegment,
+    RecordSettings,
     Schedule,
     SensorConfig,
     SensorEvent,
@@ -225,6 +226,7 @@ def samples() -> dict[str, list[AvroRecord]]:
                 ),
                 enabled=False,
                 updated_ts=TS,
+                record=RecordSettings(mode=RecordingMode.EVENTS, pre_s=3.0, post_s=8.0),
             ),
             CameraConfig(
                 camera_id="c",
