@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from schemas import catalog
 from schemas.records import Alert, SensorEvent
 from schemas.serde import Serde
@@ -23,7 +25,7 @@ class Outputs:
         self._n_events = 0
         self._n_alerts = 0
 
-    def emit(self, outputs: list[Output]) -> None:
+    def emit(self, outputs: Sequence[Output]) -> None:
         """Queue every output (acknowledged by the producer's next flush)."""
         produce = self._producer.produce
         for out in outputs:

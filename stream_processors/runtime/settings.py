@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from schemas import catalog
 from stream_processors.errors import OptionsError
 from stream_processors.rules import EngineOptions
+from stream_processors.rules.liveness import LivenessOptions
 from vidsight.settings import Endpoints, MetricsSettings
 
 _TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
@@ -36,6 +37,11 @@ class ProcessorTopics(BaseModel):
         catalog.CONFIG_SENSORS, pattern=_TOPIC, description="SensorConfig input, read whole"
     )
     feedback: str = Field(catalog.FEEDBACK, pattern=_TOPIC, description="Feedback, read whole")
+    health: str = Field(
+        catalog.HEALTH,
+        pattern=_TOPIC,
+        description="Heartbeat input (video_loss and node_offline alerts), co-partitioned",
+    )
     sensor_events: str = Field(
         catalog.SENSOR_EVENTS, pattern=_TOPIC, description="SensorEvent output"
     )
@@ -137,6 +143,20 @@ class ProcessorSettings(Endpoints, MetricsSettings):
     registry_retry_max_s: float = Field(
         10.0, gt=0, description="longest back-off between retries while the registry is down"
     )
+    video_loss_s: float = Field(
+        10.0,
+        gt=0,
+        le=86_400,
+        description="a camera whose heartbeats show no new frame this long raises a video_loss "
+        "alert (a camera's video_loss sensor overrides it: its seconds, severity, or disabled)",
+    )
+    node_offline_s: float = Field(
+        30.0,
+        gt=0,
+        le=86_400,
+        description="an edge node with no heartbeat this long raises a node_offline alert "
+        "(keep it a few heartbeat intervals)",
+    )
     engine: dict[str, float | int | None] = Field(
         default_factory=dict,
         description="rules tuning, by EngineOptions field (stream_processors/rules/options.py): "
@@ -164,11 +184,15 @@ class ProcessorSettings(Endpoints, MetricsSettings):
     @model_validator(mode="after")
     def _check_topics(self) -> ProcessorSettings:
         t = self.topics
-        inputs = {t.detections, t.frames, t.sensors, t.feedback}
+        inputs = {t.detections, t.frames, t.sensors, t.feedback, t.health}
         outputs = {t.sensor_events, t.alerts, t.dlq, t.changelog}
-        if len(inputs) != 4 or len(outputs) != 4 or inputs & outputs:
-            raise ValueError(f"topics must be eight different topics, got {t.model_dump()}")
+        if len(inputs) != 5 or len(outputs) != 4 or inputs & outputs:
+            raise ValueError(f"topics must be nine different topics, got {t.model_dump()}")
         return self
+
+    def liveness_options(self) -> LivenessOptions:
+        """The default timeouts of the video-loss and node-offline alerts."""
+        return LivenessOptions(video_loss_s=self.video_loss_s, node_offline_s=self.node_offline_s)
 
     def engine_options(self) -> EngineOptions:
         """The rules tuning of this worker."""

@@ -1,7 +1,10 @@
 """The detections-path worker: the pure rules engine on the runtime's consume loop.
 
 One consumer group (``group_id``) over the co-partitioned detections and frames topics; the
-state of a partition's cameras travels with the partition through the changelog. Sensor
+state of a partition's cameras travels with the partition through the changelog. The health
+topic (co-partitioned too) feeds the liveness watch (``rules/liveness.py``): its video_loss and
+node_offline alerts are opened by the loop's clock in ``on_tick``, since a silent camera sends
+nothing that could move event time. Sensor
 definitions and feedback are read whole by every worker (``GlobalFeed``) and applied between
 batches, before the detections of the next batch.
 
@@ -31,10 +34,19 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from schemas import catalog
 from schemas.errors import RegistryUnavailableError, SerializationError
-from schemas.records import Detections, Feedback, FrameRef, SensorConfig
+from schemas.records import (
+    Detections,
+    Feedback,
+    FrameRef,
+    Heartbeat,
+    SensorConfig,
+    SensorKind,
+    now_micros,
+)
 from schemas.serde import Serde
 from stream_processors.errors import SensorConfigError
 from stream_processors.rules import Engine
+from stream_processors.rules.liveness import LivenessWatch, LossPolicy
 from stream_processors.rules.validate import check_record_size
 from stream_processors.runtime.alignment import FrameAligner, HeldFrame
 from stream_processors.runtime.changelog import Changelog, State
@@ -99,10 +111,13 @@ class Processor:
         t = settings.topics
         self._det_topic = t.detections
         self._frames_topic = t.frames
+        self._health_topic = t.health
         self._sensors_topic = t.sensors
         s = self._serde
         self._det = s.topic(catalog.DETECTIONS, Detections)
         self._frames = s.topic(catalog.FRAMES, FrameRef)
+        self._health = s.topic(catalog.HEALTH, Heartbeat)
+        self.liveness = LivenessWatch(settings.liveness_options(), self._loss_policy)
         self._sensors = s.topic(catalog.CONFIG_SENSORS, SensorConfig)
         self._feedback = s.topic(catalog.FEEDBACK, Feedback)
         self.ownership = Ownership(self.engine, settings.feedback_buffer)
@@ -130,6 +145,7 @@ class Processor:
         self._had_input = False
         self._next_det: dict[int, int] = {}
         self._next_frame: dict[int, int] = {}
+        self._next_health: dict[int, int] = {}
         self._uncommitted = False
         self._failed = False
         self._owned_partitions: set[int] = set()
@@ -173,7 +189,7 @@ class Processor:
             self._consumer = consumer
             self._loop = ConsumeLoop(
                 consumer,
-                [settings.topics.detections, settings.topics.frames],
+                [settings.topics.detections, settings.topics.frames, settings.topics.health],
                 self,
                 options=LoopOptions(
                     batch_max=settings.batch_max_messages,
@@ -209,8 +225,11 @@ class Processor:
         due = self.aligner.due(now)
         for held in due:
             self._apply_frame(held)
+        lost = self.liveness.tick(now)
+        if lost:
+            self._emit(lost)
         self._producer.poll()
-        if due:
+        if due or lost:
             self._uncommitted = True
         assert self._feed is not None and self._loop is not None
         n_global = self._feed.poll(self._on_global, self.settings.batch_max_messages)
@@ -250,7 +269,7 @@ class Processor:
         partition_of = self.ownership.partition_of
         aligner = self.aligner
         next_det = self._next_det
-        n_det = n_frames = 0
+        n_det = n_frames = n_health = 0
         for msg in msgs:
             if msg.error() is not None and message_error(msg, "processor"):
                 continue
@@ -279,12 +298,16 @@ class Processor:
                 for held in after:
                     self._apply_frame(held)
                 next_det[p] = offset + 1
+            elif msg.topic() == self._health_topic:
+                n_health += 1
+                self._on_health_message(msg, p, offset, now)
             else:
                 n_frames += 1
                 self._on_frame_message(msg, p, offset, now)
-        self.stats.consumed += n_det + n_frames
+        self.stats.consumed += n_det + n_frames + n_health
         self.metrics.count(
-            self.metrics.messages_in, {det_topic: n_det, self._frames_topic: n_frames}
+            self.metrics.messages_in,
+            {det_topic: n_det, self._frames_topic: n_frames, self._health_topic: n_health},
         )
 
     def _on_frame_message(self, msg: Any, p: int, offset: int, now: float) -> None:
@@ -297,6 +320,26 @@ class Processor:
         self._next_frame[p] = offset + 1
         for held in self.aligner.on_frame(p, offset, frame, now):
             self._apply_frame(held)
+
+    def _on_health_message(self, msg: Any, p: int, offset: int, now: float) -> None:
+        self._next_health[p] = offset + 1
+        try:
+            heartbeat = self._decode(self._health, msg)
+        except SerializationError as exc:
+            self._dlq.send_message(exc, msg, stage="processor.health")
+            return
+        alerts = self.liveness.on_heartbeat(heartbeat, p, now_s=now, wall_us=now_micros())
+        if alerts:
+            self._emit(alerts)
+
+    def _loss_policy(self, camera_id: str) -> LossPolicy | None:
+        """A camera's video_loss sensor, if it has one, else the processor's default."""
+        for cfg in self.engine.sensors(camera_id):
+            if cfg.kind is SensorKind.VIDEO_LOSS:
+                if not cfg.enabled or cfg.seconds is None:
+                    return None
+                return LossPolicy(cfg.sensor_id, cfg.seconds, cfg.severity)
+        return self.liveness.default_policy(camera_id)
 
     def _apply_frame(self, held: HeldFrame) -> None:
         frame = held.frame
@@ -356,6 +399,8 @@ class Processor:
             held = self.aligner.first_held_offset(p)
             resume = offset if held is None else held
             wanted.append(KafkaTopicPartition(self._frames_topic, p, resume))
+        for p, offset in sorted(self._next_health.items()):
+            wanted.append(KafkaTopicPartition(self._health_topic, p, offset))
         return states, self._checkpoints.changed(wanted)
 
     def _begin_checkpoint(self) -> None:
@@ -386,7 +431,7 @@ class Processor:
         m.held_frames.set(self.aligner.held)
 
     def _input_partitions(self, tps: list[TopicPartition]) -> list[int]:
-        inputs = (self._det_topic, self._frames_topic)
+        inputs = (self._det_topic, self._frames_topic, self._health_topic)
         return sorted({tp.partition for tp in tps if tp.topic in inputs})
 
     def on_assign(self, tps: list[TopicPartition]) -> None:
@@ -423,12 +468,15 @@ class Processor:
     def _drop(self, tps: list[TopicPartition]) -> None:
         gone = self._input_partitions(tps)
         self.ownership.release(gone)
+        self.liveness.release(gone)
         for p in gone:
             self._owned_partitions.discard(p)
             self.aligner.revoke(p)
             self._next_det.pop(p, None)
             self._next_frame.pop(p, None)
+            self._next_health.pop(p, None)
             self._checkpoints.forget(self._det_topic, p)
             self._checkpoints.forget(self._frames_topic, p)
+            self._checkpoints.forget(self._health_topic, p)
         self.metrics.partitions.set(len(self._owned_partitions))
         log.info("revoked partitions=%s", gone)

@@ -73,6 +73,7 @@ def new_broker(s: ProcessorSettings) -> MemoryBroker:
         t.frames,
         t.sensors,
         t.feedback,
+        t.health,
         t.sensor_events,
         t.alerts,
         t.dlq,

@@ -57,7 +57,7 @@ def test_toml_file(tmp_path: Path) -> None:
     [
         ("VIDSIGHT_ENGINE", '{"nope": 1}', "engine.*unknown rules option.*hysteresis"),
         ("VIDSIGHT_ENGINE", '{"fp_iou": 2}', "engine.*fp_iou: must be within"),
-        ("VIDSIGHT_TOPICS__ALERTS", catalog.DETECTIONS, "eight different topics"),
+        ("VIDSIGHT_TOPICS__ALERTS", catalog.DETECTIONS, "nine different topics"),
         ("VIDSIGHT_TOPICS__DLQ", "bad topic!", "topics.dlq"),
         ("VIDSIGHT_POLL_TIMEOUT_S", "0", "poll_timeout_s"),
         ("VIDSIGHT_METRICS_PORT", "70000", "metrics_port"),
