@@ -121,16 +121,20 @@ def test_planted_anomaly_is_found_once_and_published_once(
     weeks = [hour - timedelta(weeks=k) for k in range(4, -1, -1)]
     counts = [10, 11, 9, 10, 60]  # four ordinary weeks, then the planted spike
     _run([sensor_hourly], weeks[0], stack.data_dir)  # creates the tables
+    from sinks.clickhouse import ddl
+    from sinks.clickhouse.sink import client_for
+
     rows = []
     for when, n in zip(weeks, counts, strict=True):
         for i in range(n):
-            t = when + timedelta(seconds=10 * i)
-            rows.append(
-                [f"{tag}-{when:%j}-{i}", camera, "line", "line_cross", "a_to_b", i, "person",
-                 0.9, t, None, None, None, None, None, None, None, None, i, None, 0, i]
-            )  # fmt: skip
-    from sinks.clickhouse import ddl
-    from sinks.clickhouse.sink import client_for
+            # By column name: the nullable columns left out stay NULL.
+            row = {
+                "event_id": f"{tag}-{when:%j}-{i}", "camera_id": camera, "sensor_id": "line",
+                "kind": "line_cross", "direction": "a_to_b", "track_id": i, "label": "person",
+                "score": 0.9, "ts": when + timedelta(seconds=10 * i), "frame_seq": i,
+                "_partition": 0, "_offset": i,
+            }  # fmt: skip
+            rows.append([row.get(name) for name in ddl.SENSOR_EVENTS.names])
 
     client = client_for(p.settings, database=p.settings.clickhouse_database)
     client.insert("sensor_events", rows, column_names=list(ddl.SENSOR_EVENTS.names))
