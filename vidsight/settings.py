@@ -91,6 +91,10 @@ def _nested_env_config() -> SettingsConfigDict:
     )
 
 
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def check_http_url(value: str) -> str:
     """``value`` without a trailing slash; ValueError unless it is an http(s) URL."""
     if not value.startswith(("http://", "https://")):
@@ -110,7 +114,7 @@ class SharedSettings(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         if not issubclass(cls, BaseSettings):  # a process's class composing stores is not one
-            _SHARED_MODELS[:] = [m for m in _SHARED_MODELS if m.__qualname__ != cls.__qualname__]
+            _SHARED_MODELS[:] = [m for m in _SHARED_MODELS if _name(m) != _name(cls)]
             _SHARED_MODELS.append(cls)
 
 
@@ -168,7 +172,7 @@ class Endpoints(BaseSettings):
             raise TypeError(f"section name {section!r} of {cls.__name__} is also a field name")
         classes = _PROCESS_CLASSES.setdefault(section, [])
         # A class defined again (a module reloaded) replaces the earlier one.
-        classes[:] = [c for c in classes if c.__qualname__ != cls.__qualname__] + [cls]
+        classes[:] = [c for c in classes if _name(c) != _name(cls)] + [cls]
 
     @classmethod
     def settings_customise_sources(
