@@ -13,6 +13,7 @@ from producers.detectors.base import Detection, DetectorPlugin
 from producers.errors import DetectorError
 from producers.frames import Frame
 from producers.motion import MotionResult
+from schemas.records import DetectorKind
 
 
 class GroundTruthOptions(BaseModel):
@@ -28,7 +29,7 @@ class GroundTruthOptions(BaseModel):
 class GroundTruthDetector:
     """Reads ``frame.truth``; the score is always 1.0."""
 
-    model = "ground_truth"
+    model = DetectorKind.GROUND_TRUTH.value
 
     def __init__(self, options: GroundTruthOptions) -> None:
         self.options = options
@@ -47,6 +48,10 @@ class GroundTruthDetector:
         """Nothing to release."""
 
 
+# Its CameraConfig carries the DetectorKind symbol of the same name (older records: unknown
+# with the option plugin=ground_truth, still read as this kind by producers.config).
 PLUGIN = DetectorPlugin(
-    "ground_truth", GroundTruthOptions, lambda options, _pool: GroundTruthDetector(options)
+    DetectorKind.GROUND_TRUTH.value,
+    GroundTruthOptions,
+    lambda options, _pool: GroundTruthDetector(options),
 )
