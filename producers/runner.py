@@ -100,8 +100,8 @@ class EdgeRunner:
 
     @property
     def workers(self) -> list[Worker]:
-        """The current camera workers."""
-        return [] if self.supervisor is None else self.supervisor.workers
+        """The latest worker of every camera this run started (ended and stopped ones too)."""
+        return [] if self.supervisor is None else self.supervisor.latest_workers
 
     def _spool(self, name: str, max_bytes: int) -> Spool:
         s = self.settings

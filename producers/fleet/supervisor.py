@@ -53,6 +53,11 @@ class CameraSupervisor:
         """The current workers."""
         return [w for w, _ in self._running.values()]
 
+    @property
+    def latest_workers(self) -> list[Worker]:
+        """The latest worker of every camera run so far, ended ones too, in first-start order."""
+        return list(self._latest.values())
+
     def statuses(self) -> tuple[CameraStatus, ...]:
         """The status of the latest worker of every camera run so far (stopped ones too)."""
         return tuple(w.status for w in self._latest.values())
