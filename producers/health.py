@@ -13,12 +13,16 @@ way is not reported offline, one that is killed is.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from producers.camera import CameraStatus
+from producers.camera import CameraStatus, CameraWorker
+from producers.outbox import EventOutbox
+from producers.settings import EdgeSettings
+from producers.spool import Spool
 from producers.spool_format import SpoolStats
 from schemas.records import HealthState, Heartbeat, heartbeat_id
 
@@ -69,6 +73,10 @@ class NodeFigures:
 class HealthReporter:
     """Builds the heartbeats of one node; keeps each camera's previous counters for rates."""
 
+    STOPPED_ROUNDS = 3
+    """Rounds a stopped camera is still reported in, so its last state gets through; after
+    that it is left out (a camera moved to another node must not flap between two states)."""
+
     def __init__(self, node_id: str, site: str | None, interval_s: float) -> None:
         if interval_s <= 0:
             raise ValueError(f"heartbeat interval must be > 0 seconds, got {interval_s}")
@@ -76,6 +84,7 @@ class HealthReporter:
         self.site = site
         self.interval_s = interval_s
         self._previous: dict[str, _Sample] = {}
+        self._stopped_rounds: dict[str, int] = {}
 
     def camera(
         self, view: CameraView, *, now_us: int, now_s: float, stopping: bool = False
@@ -158,11 +167,23 @@ class HealthReporter:
         now_s: float,
         stopping: bool = False,
     ) -> list[Heartbeat]:
-        """One heartbeat per camera, then the node's."""
-        beats = [self.camera(v, now_us=now_us, now_s=now_s, stopping=stopping) for v in views]
+        """One heartbeat per camera (a stopped one for a few rounds only), then the node's."""
+        reported = []
+        for v in views:
+            cid = v.status.camera_id
+            if camera_state(v.status.state) is HealthState.STOPPED and not stopping:
+                n = self._stopped_rounds[cid] = self._stopped_rounds.get(cid, 0) + 1
+                if n > self.STOPPED_ROUNDS:
+                    continue
+            else:
+                self._stopped_rounds.pop(cid, None)
+            reported.append(v)
+        beats = [self.camera(v, now_us=now_us, now_s=now_s, stopping=stopping) for v in reported]
         live = {v.status.camera_id for v in views}
         for gone in set(self._previous) - live:
             self.forget(gone)
+        for gone in set(self._stopped_rounds) - live:
+            del self._stopped_rounds[gone]
         beats.append(self.node(beats, figures, now_us=now_us, stopping=stopping))
         return beats
 
@@ -215,3 +236,28 @@ class HeartbeatPublisher:
         for beat in beats:
             self._publish(beat)
         self.sent += len(beats)
+
+
+def node_id_of(settings: EdgeSettings) -> str:
+    """The node id heartbeats carry: ``node_id``, else the host name."""
+    return settings.node_id or socket.gethostname()
+
+
+def edge_heartbeats(
+    settings: EdgeSettings,
+    outbox: EventOutbox,
+    workers: Callable[[], Sequence[CameraWorker]],
+    events: Spool,
+    evidence: Spool | None,
+) -> HeartbeatPublisher:
+    """The heartbeat publisher of an edge run: ``workers`` gives the latest worker of every
+    camera run so far (a stopped camera is reported stopped a few rounds, then left out)."""
+
+    def views() -> list[CameraView]:
+        return [CameraView(w.status, w.camera.fps) for w in workers()]
+
+    def figures() -> NodeFigures:
+        return NodeFigures(events.stats(), None if evidence is None else evidence.stats())
+
+    reporter = HealthReporter(node_id_of(settings), settings.site, settings.heartbeat_interval_s)
+    return HeartbeatPublisher(reporter, views, figures, outbox.publish_heartbeat)

@@ -28,6 +28,7 @@ from producers.detectors.onnx import ModelPool
 from producers.evidence_store import S3EvidenceStore
 from producers.fleet.supervisor import CameraSupervisor, Worker
 from producers.forwarder import KafkaForwarder
+from producers.health import edge_heartbeats
 from producers.metrics import EdgeMetrics
 from producers.outbox import EventOutbox
 from producers.settings import EdgeSettings
@@ -61,6 +62,8 @@ class RunReport:
     elapsed_s: float
     config: str | None = None
     """Where the cameras came from with a feed (the topic, or the last known configuration)."""
+    heartbeats: int = 0
+    """Heartbeats spooled (on vidsight.health, delivered with the events)."""
 
     def as_json(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -73,6 +76,7 @@ class RunReport:
             "drained": self.drained,
             "elapsed_s": round(self.elapsed_s, 3),
             "config": self.config,
+            "heartbeats": self.heartbeats,
         }
 
     @property
@@ -154,8 +158,10 @@ class EdgeRunner:
         forwarder.start()
         pool = ModelPool()
 
+        latest: dict[str, CameraWorker] = {}  # every camera's latest worker, for heartbeats
+
         def make_worker(cam: Camera, cam_stop: threading.Event) -> CameraWorker:
-            return CameraWorker(
+            worker = latest[cam.camera_id] = CameraWorker(
                 cam,
                 settings=s,
                 outbox=outbox,
@@ -165,7 +171,12 @@ class EdgeRunner:
                 stop=cam_stop,
                 recordings=store,
             )
+            return worker
 
+        heartbeats = edge_heartbeats(
+            s, outbox, lambda: tuple(latest.values()), events_spool, evidence_spool
+        )
+        heartbeats.start()
         supervisor = self.supervisor = CameraSupervisor(make_worker)
         feed = self.feed
         try:
@@ -189,6 +200,7 @@ class EdgeRunner:
             if feed is not None:
                 feed.stop()
             supervisor.stop_all()
+            heartbeats.stop()  # the last round says stopped: a clean stop is not an outage
             drained = self._drain(forwarder, store)
             forwarder.stop()
             if store is not None:
@@ -203,6 +215,7 @@ class EdgeRunner:
                 drained=drained,
                 elapsed_s=time.monotonic() - started,
                 config=None if feed is None else feed.describe(),
+                heartbeats=heartbeats.sent,
             )
             events_spool.close()
             if evidence_spool is not None:

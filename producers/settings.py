@@ -127,6 +127,13 @@ class EdgeSettings(Endpoints, MetricsSettings, S3Connection):
     config_timeout_s: float = Field(
         10.0, gt=0, le=600, description="how long the first read of the cameras topic may take"
     )
+    heartbeat_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="seconds between heartbeats of the node and each camera on vidsight.health "
+        "(keep it well under the processor's video_loss_s and node_offline_s)",
+    )
     config_retry_s: float = Field(
         5.0, gt=0, le=600, description="seconds between attempts to reach the cameras topic"
     )

@@ -80,16 +80,24 @@ def test_a_run_without_broker_or_s3_spools_every_event_and_image(offline: Path) 
     report = json.loads(result.output.strip().splitlines()[-1])
     assert [c["state"] for c in report["cameras"]] == ["finished", "finished"]
     assert report["delivered"] == 0 and not report["drained"]
-    spooled = sum(c["events"] for c in report["cameras"])
-    assert report["events"]["pending_records"] == spooled > 60
+    camera_events = sum(c["events"] for c in report["cameras"])
+    assert camera_events > 60 and report["heartbeats"] >= 3  # node + 2 cameras, at least once
+    spooled = camera_events + report["heartbeats"]
+    assert report["events"]["pending_records"] == spooled
     assert report["evidence"]["pending_records"] > 0
-    # The spool holds every event, each camera's in order.
+    # The spool holds every event and heartbeat, each camera's in order.
     spool = Spool(offline / "edge-spool" / "events")
     events = [decode_event(r.payload) for r in spool.read(max_records=10_000)]
     spool.close()
     assert len(events) == spooled
-    assert {e.topic for e in events} == {"vidsight.frames", "vidsight.detections"}
-    assert {e.key for e in events} == {b"sim-0", b"sim-1"}
+    assert {e.topic for e in events} == {
+        "vidsight.frames",
+        "vidsight.detections",
+        "vidsight.health",
+    }
+    assert {e.key for e in events if e.topic != "vidsight.health"} == {b"sim-0", b"sim-1"}
+    node = f"node:{socket.gethostname()}".encode()
+    assert {e.key for e in events if e.topic == "vidsight.health"} == {b"sim-0", b"sim-1", node}
     status = CliRunner().invoke(edge, ["spool"])
     assert status.exit_code == 0 and str(spooled) in status.output
 
