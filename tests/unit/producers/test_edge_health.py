@@ -175,3 +175,21 @@ def test_publisher_sends_rounds_then_a_stopped_round() -> None:
     assert sent[-1].state is HealthState.STOPPED
     assert publisher.sent == len(sent)
     assert all(b.state is HealthState.STREAMING for b in sent[:-2])
+
+
+def test_a_stopped_camera_is_reported_a_few_rounds_then_left_out() -> None:
+    reporter = HealthReporter("edge-a", None, 5.0)
+    gone = status("gone", state="stopped")
+    failed = status("bad", state="failed", error="no such file")
+    views = [CameraView(gone, 5.0), CameraView(failed, 5.0)]
+    rounds = [
+        [b.key for b in reporter.round(views, FIGURES, now_us=T0 + i * US, now_s=101 + i)]
+        for i in range(5)
+    ]
+    stopped_rounds = HealthReporter.STOPPED_ROUNDS
+    assert rounds[:stopped_rounds] == [["gone", "bad", "node:edge-a"]] * stopped_rounds
+    assert rounds[stopped_rounds:] == [["bad", "node:edge-a"]] * (5 - stopped_rounds)
+    # Started again (a new worker): reported again.
+    views[0] = CameraView(status("gone", state="running"), 5.0)
+    keys = [b.key for b in reporter.round(views, FIGURES, now_us=T0 + 9 * US, now_s=110)]
+    assert keys == ["gone", "bad", "node:edge-a"]
