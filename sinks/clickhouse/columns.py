@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from schemas.records import Alert, AvroRecord, Detections, SensorEvent
+from schemas.records import Alert, AvroRecord, Detections, Heartbeat, SensorEvent
 from sinks.batching import Item, SourceMessage
-from sinks.clickhouse.ddl import ALERTS, DETECTIONS, SENSOR_EVENTS, FactTable
+from sinks.clickhouse.ddl import ALERTS, CAMERA_HEALTH, DETECTIONS, SENSOR_EVENTS, FactTable
 from sinks.errors import RecordDataError
 
 Columns = list[list[Any]]
@@ -32,7 +32,7 @@ def check(message: SourceMessage, record: AvroRecord | None) -> AvroRecord:
     elif isinstance(record, Alert):
         if not 0 <= record.revision <= _UINT32 or not 0 <= record.event_count <= _UINT32:
             raise RecordDataError(f"alert revision/event_count out of range: {record.alert_id}")
-    elif not isinstance(record, SensorEvent):
+    elif not isinstance(record, (SensorEvent, Heartbeat)):
         raise RecordDataError(f"{type(record).__name__} records are not projected into ClickHouse")
     if message.partition > _UINT16:
         raise RecordDataError(f"partition {message.partition} does not fit UInt16")
@@ -145,6 +145,35 @@ def alert_row(a: Alert, m: SourceMessage) -> Row:
     }
 
 
+def camera_health_row(h: Heartbeat, m: SourceMessage) -> Row:
+    """The ``CAMERA_HEALTH`` row of one heartbeat, by column name."""
+    return {
+        "heartbeat_id": h.heartbeat_id,
+        "key": h.key,
+        "node_id": h.node_id,
+        "site": h.site,
+        "camera_id": h.camera_id,
+        "state": h.state.value,
+        "configured_fps": h.configured_fps,
+        "decoded_fps": h.decoded_fps,
+        "analysed_fps": h.analysed_fps,
+        "frames_decoded": h.frames_decoded,
+        "frames_analysed": h.frames_analysed,
+        "decode_errors": h.decode_errors,
+        "reconnects": h.reconnects,
+        "last_frame_ts": h.last_frame_ts,
+        "detector_latency_ms": h.detector_latency_ms,
+        "spool_depth": h.spool_depth,
+        "spool_evictions": h.spool_evictions,
+        "evidence_backlog": h.evidence_backlog,
+        "error": h.error,
+        "interval_s": h.interval_s,
+        "ts": h.ts,
+        "_partition": m.partition,
+        "_offset": m.offset,
+    }
+
+
 def row_columns(table: FactTable, rows: Sequence[Row]) -> Columns:
     """Rows pivoted into the columns of ``table``, in its column order.
 
@@ -173,4 +202,7 @@ def columns_for(topic_table: str, items: Sequence[Item[Any]]) -> tuple[Columns, 
     if topic_table == ALERTS.name:
         rows = [alert_row(i.value, i.message) for i in items]
         return row_columns(ALERTS, rows), len(rows)
+    if topic_table == CAMERA_HEALTH.name:
+        rows = [camera_health_row(i.value, i.message) for i in items]
+        return row_columns(CAMERA_HEALTH, rows), len(rows)
     raise ValueError(f"unknown fact table {topic_table!r}")

@@ -136,7 +136,36 @@ ALERTS = FactTable(
     ),
 )
 
-FACT_TABLES: tuple[FactTable, ...] = (DETECTIONS, SENSOR_EVENTS, ALERTS)
+CAMERA_HEALTH = FactTable(
+    "camera_health",
+    catalog.HEALTH,
+    (
+        ("heartbeat_id", "String"),
+        ("key", "LowCardinality(String)"),
+        ("node_id", "LowCardinality(String)"),
+        ("site", "LowCardinality(Nullable(String))"),
+        ("camera_id", "LowCardinality(Nullable(String))"),
+        ("state", "LowCardinality(String)"),
+        ("configured_fps", "Nullable(Float32)"),
+        ("decoded_fps", "Float32"),
+        ("analysed_fps", "Float32"),
+        ("frames_decoded", "Int64"),
+        ("frames_analysed", "Int64"),
+        ("decode_errors", "Int64"),
+        ("reconnects", "Int64"),
+        ("last_frame_ts", "Nullable(DateTime64(6, 'UTC'))"),
+        ("detector_latency_ms", "Nullable(Float32)"),
+        ("spool_depth", "Nullable(Int64)"),
+        ("spool_evictions", "Nullable(Int64)"),
+        ("evidence_backlog", "Nullable(Int64)"),
+        ("error", "Nullable(String)"),
+        ("interval_s", "Float32"),
+        ("ts", "DateTime64(6, 'UTC')"),
+        *_SOURCE,
+    ),
+)
+
+FACT_TABLES: tuple[FactTable, ...] = (DETECTIONS, SENSOR_EVENTS, ALERTS, CAMERA_HEALTH)
 BY_TOPIC = {t.topic: t for t in FACT_TABLES}
 
 ROLLUPS: tuple[str, ...] = ("detections_hourly", "sensor_events_hourly", "alerts_hourly")

@@ -69,7 +69,7 @@ def client_for(settings: SinkSettings, *, database: str | None = None) -> Client
 
 
 class ClickHouseSink(Sink[AvroRecord]):
-    """Projects detections, sensor events and alerts into ClickHouse fact tables."""
+    """Projects detections, sensor events, alerts and heartbeats into ClickHouse fact tables."""
 
     name = "clickhouse"
     topics = tuple(t.topic for t in ddl.FACT_TABLES)

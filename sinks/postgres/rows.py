@@ -21,6 +21,7 @@ from schemas.records import (
     AvroRecord,
     CameraConfig,
     Feedback,
+    Heartbeat,
     OptionValue,
     RecordingSegment,
     SensorConfig,
@@ -160,12 +161,41 @@ RECORDINGS = Table(
     ),
 )
 
+CAMERA_STATUS = Table(
+    "camera_status",
+    "key",
+    (
+        ("key", "text"),
+        ("node_id", "text"),
+        ("site", "text"),
+        ("camera_id", "text"),
+        ("state", "text"),
+        ("configured_fps", "float8"),
+        ("decoded_fps", "float8"),
+        ("analysed_fps", "float8"),
+        ("frames_decoded", "int8"),
+        ("frames_analysed", "int8"),
+        ("decode_errors", "int8"),
+        ("reconnects", "int8"),
+        ("last_frame_ts", "timestamptz"),
+        ("detector_latency_ms", "float8"),
+        ("spool_depth", "int8"),
+        ("spool_evictions", "int8"),
+        ("evidence_backlog", "int8"),
+        ("error", "text"),
+        ("interval_s", "float8"),
+        ("ts", "timestamptz"),
+    ),
+    version=("ts",),
+)
+
 TABLES: Mapping[str, Table] = {
     catalog.CONFIG_CAMERAS: CAMERAS,
     catalog.CONFIG_SENSORS: SENSORS,
     catalog.ALERTS: ALERTS,
     catalog.FEEDBACK: FEEDBACK,
     catalog.RECORDINGS: RECORDINGS,
+    catalog.HEALTH: CAMERA_STATUS,
 }
 """The table each topic is projected into."""
 
@@ -311,6 +341,33 @@ def recording_row(g: RecordingSegment) -> Upsert:
     return Upsert(g.segment_id, row)
 
 
+def camera_status_row(h: Heartbeat) -> Upsert:
+    """The camera_status row of a heartbeat: the latest state of its camera or node."""
+    row = (
+        h.key,
+        h.node_id,
+        h.site,
+        h.camera_id,
+        h.state.value,
+        h.configured_fps,
+        h.decoded_fps,
+        h.analysed_fps,
+        h.frames_decoded,
+        h.frames_analysed,
+        h.decode_errors,
+        h.reconnects,
+        None if h.last_frame_ts is None else _ts(h.last_frame_ts),
+        h.detector_latency_ms,
+        h.spool_depth,
+        h.spool_evictions,
+        h.evidence_backlog,
+        h.error,
+        h.interval_s,
+        _ts(h.ts),
+    )
+    return Upsert(h.key, row, (h.ts,))
+
+
 def to_op(topic: str, key: bytes | None, record: AvroRecord | None) -> PgOp:
     """The operation of one record of a projected topic (a tombstone deletes by message key)."""
     if record is None:
@@ -332,6 +389,8 @@ def to_op(topic: str, key: bytes | None, record: AvroRecord | None) -> PgOp:
         return feedback_row(record)
     if isinstance(record, RecordingSegment):
         return recording_row(record)
+    if isinstance(record, Heartbeat):
+        return camera_status_row(record)
     raise RecordDataError(f"{type(record).__name__} records are not projected into PostgreSQL")
 
 

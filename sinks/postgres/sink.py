@@ -56,7 +56,8 @@ def _upsert_sql(table: r.Table, stage: str) -> sql.Composed:
 
 
 class PostgresSink(Sink[r.PgOp]):
-    """Projects configs, alerts, feedback and recording references into PostgreSQL."""
+    """Projects configs, alerts, feedback, recording references and camera status into
+    PostgreSQL."""
 
     name = "postgres"
     topics = (
@@ -65,6 +66,7 @@ class PostgresSink(Sink[r.PgOp]):
         catalog.ALERTS,
         catalog.FEEDBACK,
         catalog.RECORDINGS,
+        catalog.HEALTH,
     )
 
     def __init__(self, settings: SinkSettings) -> None:

@@ -148,5 +148,6 @@ def test_every_projected_topic_has_a_table() -> None:
             catalog.DETECTIONS,
             catalog.SENSOR_EVENTS,
             catalog.ALERTS,
+            catalog.HEALTH,
         }
     )

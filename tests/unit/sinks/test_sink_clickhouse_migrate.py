@@ -34,15 +34,16 @@ _ADD_AFTER = re.compile(
 
 
 def test_the_migrations_create_the_fact_tables_the_sink_inserts_into() -> None:
-    (first, *later) = migrate.load()
-    created = {
-        st.split()[5].split(".")[1]: st
-        for st in migrate.statements(first, "vdb")
-        if st.startswith("CREATE TABLE IF NOT EXISTS vdb.")
-    }
-    assert set(ddl.ROLLUPS) <= set(created)
-    tables = {name: _columns(st) for name, st in created.items()}
-    for st in (s for m in later for s in migrate.statements(m, "vdb")):
+    created: dict[str, str] = {}
+    tables: dict[str, list[tuple[str, str]]] = {}
+    # Every migration in order: a table is created (the first one's, or a later one's) and
+    # then gets the columns later migrations add.
+    for st in (s for m in migrate.load() for s in migrate.statements(m, "vdb")):
+        if st.startswith("CREATE TABLE IF NOT EXISTS vdb."):
+            name = st.split()[5].split(".")[1]
+            created[name] = st
+            tables[name] = _columns(st)
+            continue
         match = _ADD_AFTER.fullmatch(st)
         if match is None:
             continue
@@ -50,6 +51,7 @@ def test_the_migrations_create_the_fact_tables_the_sink_inserts_into() -> None:
         columns = tables[table]
         if name not in [c for c, _ in columns]:  # IF NOT EXISTS
             columns.insert([c for c, _ in columns].index(after) + 1, (name, type_))
+    assert set(ddl.ROLLUPS) <= set(created)
     for table in ddl.FACT_TABLES:
         assert tables[table.name] == [*table.columns, ddl.TOPIC_ID]
 
