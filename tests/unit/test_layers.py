@@ -79,6 +79,8 @@ ALSO: dict[str, tuple[str, ...]] = {
         "producers.recording.library",
     ),
     "infra": ("sinks.*_settings",),
+    # ``vidsight edge status`` reads camera_status where the PostgreSQL sink projects it.
+    "producers": ("sinks.*_settings",),
 }
 
 
@@ -185,7 +187,8 @@ def test_nothing_but_the_entry_point_imports_the_cli() -> None:
         (
             "producers.cli",
             "from vidsight import cli\n",
-            "producers.cli imports vidsight.cli (layer cli): producers may import core, schemas",
+            "producers.cli imports vidsight.cli (layer cli): producers may import core, schemas "
+            "and sinks.*_settings",
         ),
         (
             "stream_processors.backtest.source",
