@@ -13,26 +13,32 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from confluent_kafka import Consumer
 
+from infra.stack import Stack
+from infra.stack.settings import StackEndpoints, StackSettings
 from producers.config import Camera, to_record
 from producers.fleet import cache
 from producers.fleet.assignment import site_owner
 from producers.fleet.feed import TopicCameras
+from producers.fleet.follower import read_cameras
 from producers.publish import publish_camera_configs
 from producers.runner import EdgeRunner, RunReport
 from producers.settings import EdgeSettings
 from schemas import catalog
 from schemas.records import FrameRef, now_micros
 from schemas.serde import Serde
+from schemas.topics import create_topics
 from tests.support.waiting import wait_for
 from vidsight.kafka.reading import assign_recent
+from vidsight.settings import load
 
 pytestmark = pytest.mark.integration
 
@@ -283,3 +289,59 @@ def test_a_node_that_cannot_reach_the_broker_runs_its_last_known_configuration(
     assert report.config.startswith("the last known configuration from ")
     assert "running the last known configuration from" in caplog.text
     assert report.events.pending_records > 0  # spooled for when the broker is back
+
+
+@pytest.fixture(scope="module")
+def topic_stack(
+    tmp_path_factory: pytest.TempPathFactory, stack_settings_factory: Callable[..., StackSettings]
+) -> Iterator[Path]:
+    """A broker (on its S3) and a registry of their own: ``--prune`` deletes every camera the
+    file lacks, which on the session stack would be other tests' cameras."""
+    data_dir = tmp_path_factory.mktemp("fleet-prune-stack")
+    stack = Stack(stack_settings_factory(data_dir), ["s3", "kafka", "schema-registry"])
+    try:
+        stack.up()
+        create_topics(load(StackEndpoints, data_dir=data_dir).kafka_client_config())
+        yield data_dir
+    finally:
+        stack.down()
+
+
+def test_cameras_apply_lists_cameras_the_file_lacks_and_prunes_them_when_asked(
+    topic_stack: Path, tmp_path: Path
+) -> None:
+    from producers.cli import cameras
+
+    env = {"VIDSIGHT_DATA_DIR": str(topic_stack), "VIDSIGHT_CONFIG": None}
+    path = tmp_path / "cams.yaml"
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cameras, ["apply", str(path), *args], env=env)
+        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+        return result.output
+
+    def on_topic() -> dict[str, Any]:
+        settings = load(EdgeSettings, data_dir=topic_stack)
+        return {cid: (r.node, r.site) for cid, r in read_cameras(settings).items()}
+
+    path.write_text(
+        "cameras:\n"
+        "  - {id: gate-1, source: 'synthetic:crossing', node: edge-a}\n"
+        "  - {id: yard-2, source: 'synthetic:crossing', site: hq}\n"
+    )
+    assert "create      gate-1" in run() and on_topic() == {
+        "gate-1": ("edge-a", None),
+        "yard-2": (None, "hq"),
+    }
+    path.write_text("cameras:\n  - {id: gate-1, source: 'synthetic:crossing', node: edge-b}\n")
+    out = run("--diff")
+    assert "update      gate-1" in out and "--prune would remove them" in out
+    assert "nothing published" in out and on_topic()["gate-1"] == ("edge-a", None)
+    out = run()
+    assert "not in file yard-2" in out and on_topic() == {
+        "gate-1": ("edge-b", None),
+        "yard-2": (None, "hq"),
+    }
+    out = run("--prune")
+    assert "delete      yard-2" in out and "removed 1" in out
+    assert on_topic() == {"gate-1": ("edge-b", None)}
