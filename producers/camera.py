@@ -168,6 +168,7 @@ class CameraWorker:
             min_area=s.motion_min_area,
             warmup_s=s.motion_warmup_s,
             absorb_s=s.motion_absorb_s,
+            step_absorb_s=s.motion_step_absorb_s,
             lighting_share=s.motion_lighting_share,
         )
         gate = self._gate = MotionGate(gate_options.apply(base))

@@ -62,6 +62,7 @@ class MotionConfig:
     hold_frames: int = 2
     warmup_s: float = 1.0
     absorb_s: float = 3.0
+    step_absorb_s: float = 0.4
     lighting_share: float = 0.5
 
     def __post_init__(self) -> None:
@@ -75,6 +76,7 @@ class MotionConfig:
             ("hold_frames", self.hold_frames >= 0, ">= 0"),
             ("warmup_s", 0 <= self.warmup_s <= 600, "in [0, 600]"),
             ("absorb_s", 0 < self.absorb_s <= 86_400, "in (0, 86400]"),
+            ("step_absorb_s", 0 < self.step_absorb_s <= 86_400, "in (0, 86400]"),
             ("lighting_share", 0 < self.lighting_share <= 1, "in (0, 1]"),
         )
         for name, ok, allowed in checks:
@@ -109,6 +111,13 @@ class GateOptions(BaseModel):
     gate_absorb_s: float | None = Field(
         None, gt=0, le=86_400, description="seconds before a still foreground (ghost) is absorbed"
     )
+    gate_step_absorb_s: float | None = Field(
+        None,
+        gt=0,
+        le=86_400,
+        description="seconds before a region that appeared at once and stayed (a local "
+        "lighting change) is absorbed, while the background is young",
+    )
     gate_lighting_share: float | None = Field(
         None, gt=0, le=1, description="changed share of the frame taken as a lighting change"
     )
@@ -121,6 +130,7 @@ class GateOptions(BaseModel):
             "noise_k": self.gate_noise_k,
             "warmup_s": self.gate_warmup_s,
             "absorb_s": self.gate_absorb_s,
+            "step_absorb_s": self.gate_step_absorb_s,
             "lighting_share": self.gate_lighting_share,
         }
         given = {k: v for k, v in fields.items() if v is not None}
@@ -173,6 +183,33 @@ def _clustered(mask: Mask) -> float:
     return pairs / 2
 
 
+def _reach(seeds: Mask, within: Mask) -> Mask:
+    """The pixels of ``within`` connected (4-neighbours, through ``within``) to a seed."""
+    rows = np.flatnonzero(within.any(axis=1))
+    cols = np.flatnonzero(within.any(axis=0))
+    reached = np.zeros_like(within)
+    if not rows.size:
+        return reached
+    # Only the box around the foreground grows (a few hundred pixels, not the frame).
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    inside, r = within[box], seeds[box] & within[box]
+    grown = r.copy()
+    count = int(np.count_nonzero(r))
+    while count:
+        grown[1:] |= r[:-1]
+        grown[:-1] |= r[1:]
+        grown[:, 1:] |= r[:, :-1]
+        grown[:, :-1] |= r[:, 1:]
+        grown &= inside
+        now = int(np.count_nonzero(grown))
+        if now == count:
+            break
+        count = now
+        r[...] = grown
+    reached[box] = r
+    return reached
+
+
 def subsample_step(width: int, work_width: int) -> int:
     """Integer stride that brings ``width`` down to about ``work_width`` (at least 1)."""
     return max(1, width // work_width)
@@ -192,18 +229,27 @@ class MotionGate:
         "_fg_rate",
         "_floor2",
         "_k2",
+        "_last",
+        "_last_box",
         "_last_ts",
+        "_learned_at",
         "_lighting",
+        "_onset",
+        "_prev",
         "_prior",
+        "_prior_end",
         "_prior_until",
         "_quiet",
         "_rate",
         "_snap",
+        "_steady",
         "_still",
         "_still_any",
         "_thr2",
+        "_tracking",
         "_warm",
         "_warm_from",
+        "_young_until",
         "config",
         "counts",
     )
@@ -221,8 +267,11 @@ class MotionGate:
         none = np.empty((0, 0), dtype=np.float32)
         self._thr2 = self._cur = self._snap = self._d = self._d2 = self._rate = none
         self._still = self._floor2 = none
+        self._prior = self._prev = none
+        times = np.empty((0, 0), dtype=np.float64)
+        self._prior_until = self._learned_at = self._onset = times
+        self._last = self._steady = np.empty((0, 0), dtype=np.bool_)
         self._warm: list[Plane] = []
-        self._prior: Plane | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -236,8 +285,10 @@ class MotionGate:
         self._lighting = False
         self._absorbing = False
         self._still_any = False
-        self._prior = None
-        self._prior_until = 0.0
+        self._prior_end = -np.inf
+        self._young_until = -np.inf
+        self._tracking = False
+        self._last_box: tuple[int, int, int, int] | None = None
 
     def update(self, luma: Image, ts_s: float) -> MotionResult:
         """Score one frame (luma plane, time in seconds) and learn it into the background."""
@@ -254,7 +305,7 @@ class MotionGate:
         if bg is None:
             if not self._warm or ts_s - self._warm_from < cfg.warmup_s:
                 return self._learn(view, ts_s)
-            bg = self._start()
+            bg = self._start(ts_s)
         self._last_ts = ts_s
         cur, d, d2, thr2 = self._cur, self._d, self._d2, self._thr2
         np.copyto(cur, view, casting="unsafe")
@@ -265,8 +316,12 @@ class MotionGate:
         if changed > cfg.lighting_share * mask.size:
             return self._relight(cur, bg, ts_s)
         self._lighting = False
-        if self._prior is not None:
+        if changed and ts_s <= self._prior_end:
             changed = self._heal(mask, changed, ts_s)
+        if ts_s < self._young_until:
+            changed = self._track_steps(mask, changed, ts_s)
+        elif self._tracking:
+            self._tracking = False
         a = cfg.alpha
         if changed == 0:
             # The common case, a quiet scene: every pixel teaches the mean and the noise.
@@ -323,7 +378,7 @@ class MotionGate:
         warm.append(view.astype(np.float32))
         return MotionResult(0.0, False, np.zeros(view.shape, dtype=np.bool_))
 
-    def _start(self) -> Plane:
+    def _start(self, ts_s: float) -> Plane:
         """End the warm-up: background, noise and buffers from the frames collected."""
         cfg = self.config
         warm = self._warm
@@ -353,6 +408,15 @@ class MotionGate:
         self._d2 = np.empty_like(bg)
         self._rate = np.empty_like(bg)
         self._still = np.zeros_like(bg)
+        self._prior = np.zeros_like(bg)
+        # Times in float64: a source's times may be large (float32 steps would be seconds).
+        self._prior_until = np.full(bg.shape, -np.inf)
+        self._learned_at = np.full(bg.shape, ts_s)
+        self._onset = np.zeros(bg.shape)
+        self._prev = np.zeros_like(bg)
+        self._last = np.zeros(bg.shape, dtype=np.bool_)
+        self._steady = np.zeros(bg.shape, dtype=np.bool_)
+        self._young(ts_s)
         self._warm = []
         self._quiet = cfg.hold_frames + 1
         return bg
@@ -370,9 +434,13 @@ class MotionGate:
         keep = resid <= max(float(np.median(resid)) * 3.0, 1.0)
         if np.count_nonzero(keep) > 16:
             gain, offset = _fit_line(x[keep], y[keep])
-        self._prior = (bg * np.float32(gain) + np.float32(offset)).astype(np.float32)
-        self._prior_until = ts_s + self.config.absorb_s
+        np.multiply(bg, np.float32(gain), out=self._prior)
+        self._prior += np.float32(offset)
+        self._prior_end = ts_s + self.config.absorb_s
+        self._prior_until.fill(self._prior_end)
         np.copyto(bg, cur)
+        self._learned_at.fill(ts_s)
+        self._young(ts_s)
         np.copyto(self._snap, cur)
         self._checked_at = ts_s
         self._still.fill(0)
@@ -380,19 +448,25 @@ class MotionGate:
         self._quiet = self.config.hold_frames + 1
         return MotionResult(0.0, False, np.zeros(cur.shape, dtype=np.bool_))
 
+    def _young(self, ts_s: float) -> None:
+        """The whole background was just learned (warm-up, lighting change): track steps,
+        foreground that appears on it from now on counts as new."""
+        self._young_until = ts_s + self.config.absorb_s
+        self._tracking = True
+        self._last.fill(False)
+        self._last_box = None
+        self._steady.fill(False)
+
     def _heal(self, mask: Mask, changed: int, ts_s: float) -> int:
-        """After a lighting change: foreground pixels that now match the mapped old
-        background show where an object was at the switch; they become background."""
+        """Foreground pixels that match what the background was before it was last replaced
+        (a lighting change, an absorption; for ``absorb_s`` after it) become background
+        again: where an object stood at a lighting switch, a flash that ended."""
         prior, bg = self._prior, self._bg
-        assert prior is not None and bg is not None
-        if ts_s > self._prior_until:
-            self._prior = None
-            return changed
-        if not changed:
-            return 0
+        assert bg is not None
         cur = self._cur
         near = np.square(cur - prior) <= self._thr2
         near &= mask
+        near &= self._prior_until >= ts_s
         healed = int(np.count_nonzero(near))
         if healed:
             bg[near] = cur[near]
@@ -400,6 +474,108 @@ class MotionGate:
             self._d[near] = 0.0
             self._d2[near] = 0.0
         return changed - healed
+
+    def _track_steps(self, mask: Mask, changed: int, ts_s: float) -> int:
+        """While some background is young (learned less than ``absorb_s`` ago): absorb the
+        regions that appeared at once and stayed, ``step_absorb_s`` after they appeared.
+
+        A region whose pixels all turned foreground on the same frame and have not changed
+        since (beyond their noise) appeared in place, with no leading or trailing edge like
+        an object that comes in: a local lighting change (a lamp switched). On a background
+        just learned it corrects it (a lamp that went dark as the warm-up ended), and what
+        it replaces stays the prior for ``absorb_s`` (the lamp lit again is not news).
+        On an established background nothing is tracked: a lamp that lights up is
+        reported for as long as it is lit, up to ``absorb_s``.
+        """
+        cfg = self.config
+        if not self._tracking:
+            # Young pixels appeared (an absorption) while something may be in view: what is
+            # foreground now has an unknown onset, so it is not taken for a step.
+            self._tracking = True
+            np.copyto(self._last, mask)
+            self._steady.fill(False)
+            np.copyto(self._prev, self._cur)
+            self._last_box = (0, mask.shape[0], 0, mask.shape[1])
+            return changed
+        lb = self._last_box
+        if not changed:
+            if lb is not None:
+                self._last[lb[0] : lb[1], lb[2] : lb[3]] = False
+                self._last_box = None
+            return 0
+        # Only the box around this frame's and the last frame's foreground is looked at:
+        # the cost follows what is in view, not the frame.
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        fb = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        if lb is not None:
+            lb = (min(fb[0], lb[0]), max(fb[1], lb[1]), min(fb[2], lb[2]), max(fb[3], lb[3]))
+        else:
+            lb = fb
+        self._last_box = fb
+        box = np.s_[lb[0] : lb[1], lb[2] : lb[3]]
+        m, last, steady, onset = mask[box], self._last[box], self._steady[box], self._onset[box]
+        prev, cur = self._prev[box], self._cur[box]
+        new = np.greater(m, last)
+        e = cur - prev
+        e *= e
+        steady &= np.less_equal(e, self._thr2[box])
+        steady |= new
+        np.copyto(onset, ts_s, where=new)
+        np.copyto(last, m)
+        np.copyto(prev, cur)
+        ripe = np.less_equal(onset, ts_s - cfg.step_absorb_s + 1e-6)
+        ripe &= steady
+        ripe &= m
+        if not ripe.any():
+            return changed
+        young = np.greater(self._learned_at[box], ts_s - cfg.absorb_s)
+        ripe &= young
+        if not ripe.any():
+            return changed
+        # Foreground that cannot belong to a step: moved since it appeared, on an old
+        # background, or next to foreground that appeared on another frame. A region
+        # that holds none of it is a step.
+        seeds = np.logical_and(steady, young)
+        np.logical_not(seeds, out=seeds)
+        seeds &= m
+        across = onset[:, 1:] != onset[:, :-1]
+        across &= m[:, 1:]
+        across &= m[:, :-1]
+        seeds[:, 1:] |= across
+        seeds[:, :-1] |= across
+        down = onset[1:] != onset[:-1]
+        down &= m[1:]
+        down &= m[:-1]
+        seeds[1:] |= down
+        seeds[:-1] |= down
+        ripe &= np.logical_not(seeds)
+        if not ripe.any():
+            return changed
+        ripe &= np.logical_not(_reach(seeds, m))
+        steps = int(np.count_nonzero(ripe))
+        if steps:
+            where = np.zeros_like(mask)
+            where[box] = ripe
+            self._replace(where, ts_s)
+            m &= ~ripe
+            self._d[where] = 0.0
+            self._d2[where] = 0.0
+            self.counts.ghosts_absorbed += 1
+        return changed - steps
+
+    def _replace(self, where: Mask, ts_s: float) -> None:
+        """Learn the current frame into the background at ``where``; what was there is
+        kept as the prior for ``absorb_s``, and those pixels are young."""
+        bg = self._bg
+        assert bg is not None
+        until = ts_s + self.config.absorb_s
+        np.copyto(self._prior, bg, where=where)
+        np.copyto(self._prior_until, until, where=where)
+        self._prior_end = until
+        np.copyto(bg, self._cur, where=where)
+        np.copyto(self._learned_at, ts_s, where=where)
+        self._young_until = until
 
     def _track_still(self, mask: Mask, ts_s: float) -> None:
         """Add up how long each foreground pixel has stayed unchanged; absorb ghosts."""
@@ -417,8 +593,7 @@ class MotionGate:
         self._still_any = True
         if float(still.max()) >= self.config.absorb_s:
             ghost = still >= self.config.absorb_s
-            assert self._bg is not None
-            self._bg[ghost] = cur[ghost]
+            self._replace(ghost, ts_s)
             still[ghost] = 0
             if not self._absorbing:
                 self.counts.ghosts_absorbed += 1

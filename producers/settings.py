@@ -93,6 +93,13 @@ class EdgeSettings(Endpoints, MetricsSettings, S3Connection):
     motion_absorb_s: float = Field(
         GATE_DEFAULTS.absorb_s, gt=0, le=86_400, description="seconds before a ghost is absorbed"
     )
+    motion_step_absorb_s: float = Field(
+        GATE_DEFAULTS.step_absorb_s,
+        gt=0,
+        le=86_400,
+        description="seconds before a region that appeared at once and stayed, on a young "
+        "background, is absorbed (a local lighting change)",
+    )
     motion_lighting_share: float = Field(
         GATE_DEFAULTS.lighting_share,
         gt=0,
