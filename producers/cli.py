@@ -189,7 +189,7 @@ def edge_run(
     duration: float | None,
     as_json: bool,
 ) -> None:
-    """Run the cameras of a YAML file, or (--node) those the cameras topic assigns to this node.
+    """Run the cameras of a YAML file, or (--node) those the topic assigns to a node.
 
     A file run ends when every finite source has been drained. A node follows the topic until
     stopped: cameras added, changed or removed there start, restart or stop within seconds.
