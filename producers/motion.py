@@ -20,11 +20,22 @@ own, in seconds, so the settings mean the same at 5 fps and at 25 fps):
   background: a parked car that left, a lamp that went dark. After ``absorb_s`` seconds of
   that it is copied into the background. An object moving through changes its pixels, so it
   is not absorbed. Counted in ``counts.ghosts_absorbed`` (one per episode of absorption).
+- Steps (a lamp switched, a local lighting change): while some of the background is young
+  (learned by a warm-up, a lighting change or an absorption less than ``absorb_s`` ago), a
+  foreground region whose pixels all turned foreground on the same frame and have stayed
+  unchanged since appeared in place, with no edge coming in like an object's: it is
+  absorbed after ``step_absorb_s``. A lamp lit during the warm-up that goes dark just after
+  is reported until then only, and its later flashes, on the now known dark background, on
+  every lit frame. Counted as absorbed ghosts. On a background older than that a lamp that
+  lights up is reported while lit (up to ``absorb_s``): a flash, not a correction.
+- Returns: what an absorption or a lighting change replaced is kept (the prior) for
+  ``absorb_s``; a foreground pixel that matches it again is background at once (the place
+  of a person who stood and walked on, a lamp switched back).
 - Global lighting changes (lights switched, clouds, auto exposure, IR day/night): a frame
   where more than ``lighting_share`` of the image changed at once re-learns the background
   from that frame and reports no motion. The old background, mapped by the global gain and
-  offset of the change, tells for ``absorb_s`` afterwards where an object that was in view
-  at the switch has since left: those pixels are healed at once instead of staying ghosts.
+  offset of the change, is the prior (see returns): where an object that was in view at the
+  switch has since left is healed at once instead of staying a ghost.
   Counted in ``counts.lighting_events`` (one per run of such frames).
 
 Otherwise the background is a selective running average: background pixels adapt at
@@ -184,15 +195,10 @@ def _clustered(mask: Mask) -> float:
 
 
 def _reach(seeds: Mask, within: Mask) -> Mask:
-    """The pixels of ``within`` connected (4-neighbours, through ``within``) to a seed."""
-    rows = np.flatnonzero(within.any(axis=1))
-    cols = np.flatnonzero(within.any(axis=0))
-    reached = np.zeros_like(within)
-    if not rows.size:
-        return reached
-    # Only the box around the foreground grows (a few hundred pixels, not the frame).
-    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    inside, r = within[box], seeds[box] & within[box]
+    """The pixels of ``within`` connected (4-neighbours, through ``within``) to a seed of
+    ``within``. For the small boxes callers cut around a few regions: one ufunc call is
+    most of the cost here, so the loop stops as soon as nothing grows."""
+    r = seeds & within
     grown = r.copy()
     count = int(np.count_nonzero(r))
     while count:
@@ -200,14 +206,13 @@ def _reach(seeds: Mask, within: Mask) -> Mask:
         grown[:-1] |= r[1:]
         grown[:, 1:] |= r[:, :-1]
         grown[:, :-1] |= r[:, 1:]
-        grown &= inside
+        grown &= within
         now = int(np.count_nonzero(grown))
         if now == count:
             break
         count = now
-        r[...] = grown
-    reached[box] = r
-    return reached
+        np.copyto(r, grown)
+    return r
 
 
 def subsample_step(width: int, work_width: int) -> int:
@@ -552,7 +557,24 @@ class MotionGate:
         ripe &= np.logical_not(seeds)
         if not ripe.any():
             return changed
-        ripe &= np.logical_not(_reach(seeds, m))
+        # A step region is a whole region of such pixels: drop those connected to one that
+        # touches other foreground (a seed), looking only around them.
+        rows = np.flatnonzero(ripe.any(axis=1))
+        cols = np.flatnonzero(ripe.any(axis=0))
+        h, w = ripe.shape
+        near = np.s_[
+            max(0, int(rows[0]) - 1) : min(h, int(rows[-1]) + 2),
+            max(0, int(cols[0]) - 1) : min(w, int(cols[-1]) + 2),
+        ]
+        cand, other = ripe[near], seeds[near]
+        leak = np.zeros_like(cand)
+        leak[1:] |= other[:-1]
+        leak[:-1] |= other[1:]
+        leak[:, 1:] |= other[:, :-1]
+        leak[:, :-1] |= other[:, 1:]
+        leak &= cand
+        if leak.any():
+            cand &= np.logical_not(_reach(leak, cand))
         steps = int(np.count_nonzero(ripe))
         if steps:
             where = np.zeros_like(mask)

@@ -100,3 +100,36 @@ def test_frame_luma_matches_bt601_and_is_lazy() -> None:
     assert calls == [1]
     with pytest.raises(ValueError):
         Frame(ts_us=1, pts_s=0.0, width=2, height=2)
+
+
+def test_the_place_of_an_absorbed_object_that_moves_on_is_not_a_ghost() -> None:
+    # An object walks in, stands until it is absorbed, then leaves: its place shows the
+    # background from before the absorption (the prior), which is not a change.
+    cfg = MotionConfig(work_width=160, min_area=0.001, hold_frames=0, warmup_s=0, absorb_s=1.0)
+    gate = MotionGate(cfg)
+    gate.update(scene(None), 0.0)
+    t = 0.0
+    for x in range(0, 101, 10):  # walks in over 2 s: not a step
+        t += 0.2
+        assert gate.update(scene(x), t).moving
+    standing = []
+    while not standing or standing[-1]:
+        t += 0.2
+        standing.append(gate.update(scene(100), t).moving)
+    assert len(standing) > 1 and t <= 2.2 + 1.0 + 1.0 / 4 + 0.4  # reported, then absorbed
+    assert gate.counts.ghosts_absorbed == 1
+    gone = gate.update(scene(None), t + 0.2)
+    assert not gone.mask.any() and not gone.moving
+
+
+def test_a_region_that_appears_at_once_on_a_young_background_is_absorbed_as_a_step() -> None:
+    # Warm-up just learned the scene: something there switches at once and stays (a lamp
+    # that went dark). Reported until step_absorb_s, then background; switching back is
+    # not a change either (the prior).
+    cfg = MotionConfig(work_width=160, min_area=0.001, hold_frames=0, warmup_s=0)
+    gate = MotionGate(cfg)
+    gate.update(scene(100), 0.0)
+    flags = [gate.update(scene(None), 0.2 + i * 0.2).moving for i in range(4)]
+    assert flags == [True, True, False, False]
+    assert gate.counts.ghosts_absorbed == 1
+    assert not gate.update(scene(100), 1.2).mask.any()
