@@ -431,7 +431,7 @@ class Processor:
         m.held_frames.set(self.aligner.held)
 
     def _input_partitions(self, tps: list[TopicPartition]) -> list[int]:
-        inputs = (self._det_topic, self._frames_topic, self._health_topic)
+        inputs = (self._det_topic, self._frames_topic)
         return sorted({tp.partition for tp in tps if tp.topic in inputs})
 
     def on_assign(self, tps: list[TopicPartition]) -> None:
@@ -468,15 +468,18 @@ class Processor:
     def _drop(self, tps: list[TopicPartition]) -> None:
         gone = self._input_partitions(tps)
         self.ownership.release(gone)
-        self.liveness.release(gone)
+        # The health topic has no changelog state: its partitions only drop their watches.
+        health = sorted({tp.partition for tp in tps if tp.topic == self._health_topic})
+        self.liveness.release(health)
+        for p in health:
+            self._next_health.pop(p, None)
+            self._checkpoints.forget(self._health_topic, p)
         for p in gone:
             self._owned_partitions.discard(p)
             self.aligner.revoke(p)
             self._next_det.pop(p, None)
             self._next_frame.pop(p, None)
-            self._next_health.pop(p, None)
             self._checkpoints.forget(self._det_topic, p)
             self._checkpoints.forget(self._frames_topic, p)
-            self._checkpoints.forget(self._health_topic, p)
         self.metrics.partitions.set(len(self._owned_partitions))
         log.info("revoked partitions=%s", gone)
