@@ -102,7 +102,8 @@ class CameraConfigFollower:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self._follow()
+                self._follow()  # returns when stopped, or to read the topic whole again now
+                continue
             except (KafkaException, KafkaRuntimeError, SchemaError) as exc:  # registry too
                 self._unreachable(f"{type(exc).__name__}: {exc}")
             except Exception:  # a bug here must not end the node's cameras: log, retry
@@ -130,6 +131,12 @@ class CameraConfigFollower:
             while not self._stop.is_set():
                 reached = all(positions.get(tp, 0) >= end for tp, end in ends.items() if end > 0)
                 msgs = consumer.consume(500, 0.3 if reached else 0.1)
+                if _rewound(msgs, positions):
+                    # A restarted broker numbers from 0 again (the consumer was reset to the
+                    # start): a key it no longer holds would linger in ``state``. Read it whole
+                    # again; the node runs its configuration meanwhile.
+                    log.warning("%s went back to an earlier offset: reading it again", self.topic)
+                    return
                 changed = _apply(codec, msgs, state, positions)
                 if synced:
                     if changed:
@@ -207,6 +214,15 @@ def _assign(consumer: ConsumerClient, topic: str, timeout_s: float) -> list[tupl
     if topic not in meta.topics:
         raise KafkaRuntimeError(f"topic {topic} does not exist")
     return assign_from_beginning(consumer, [topic])
+
+
+def _rewound(msgs: Sequence[MessageClient], positions: Mapping[tuple[str, int], int]) -> bool:
+    """Whether a record comes from before a position already read (the log went back)."""
+    return any(
+        msg.error() is None
+        and (msg.offset() or 0) < positions.get((msg.topic() or "", msg.partition() or 0), 0)
+        for msg in msgs
+    )
 
 
 def _apply(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KafkaTopicPartition
 from fastavro import parse_schema, schemaless_writer
 from hypothesis import given
 from hypothesis import strategies as st
@@ -341,6 +342,32 @@ def test_an_unreachable_broker_at_start_runs_the_cached_configuration(
         down.clear()  # the broker comes back: its configuration replaces the cached one
         wait_for(lambda: f.snapshots[-1].origin == "topic", 5, "the follower")
         assert set(f.latest()) == {"b"}
+
+
+def test_a_log_that_went_back_is_read_whole_again(tmp_path: Path) -> None:
+    """A restarted local broker numbers from 0 again with only what was carried over: a camera
+    it no longer holds (no tombstone) must not linger."""
+    broker, serde = MemoryBroker(), Serde(InMemorySchemaResolver())
+    broker.create(catalog.CONFIG_CAMERAS, 1)
+    put(broker, serde, cam("a"))
+    put(broker, serde, cam("b"))
+    consumers: list[Any] = []
+
+    def keep(consumer: Any) -> Any:
+        consumers.append(consumer)
+        return consumer
+
+    s = settings(tmp_path)
+    with Follow(s, broker, serde, consumer_wrap=keep) as f:
+        wait_for(lambda: set(f.latest()) == {"a", "b"}, 5, "the first read")
+        with broker._cond:  # the restart: a new log holding a (changed) only
+            broker.topics[catalog.CONFIG_CAMERAS] = [[]]
+        put(broker, serde, cam("a", fps=2.0))
+        consumers[-1].seek(KafkaTopicPartition(catalog.CONFIG_CAMERAS, 0, 0))  # offset reset
+        wait_for(lambda: set(f.latest()) == {"a"}, 5, "the topic read again")
+        assert f.latest()["a"].fps == 2.0 and len(consumers) == 2
+    loaded = cache.load(s.config_cache_path)
+    assert loaded is not None and set(loaded.cameras) == {"a"}
 
 
 def test_read_cameras_reads_the_topic_whole(tmp_path: Path) -> None:
