@@ -130,9 +130,8 @@ def test_node_and_site_travel_from_yaml_through_the_record() -> None:
         "cameras:\n  - {id: g, source: 'synthetic:crossing', node: edge-a, site: hq}\n"
     )
     assert (c.node, c.site) == ("edge-a", "hq")
-    serde = Serde(InMemorySchemaResolver())
-    data = serde.encode(catalog.CONFIG_CAMERAS, to_record(c, 1))
-    assert from_record(serde.decode(catalog.CONFIG_CAMERAS, data)) == c
+    codec = Serde(InMemorySchemaResolver()).topic(catalog.CONFIG_CAMERAS, CameraConfig)
+    assert from_record(codec.decode(codec.encode(to_record(c, 1)))) == c
 
 
 def test_a_bad_node_id_names_the_key() -> None:
