@@ -73,7 +73,7 @@ class MotionConfig:
     hold_frames: int = 2
     warmup_s: float = 1.0
     absorb_s: float = 3.0
-    step_absorb_s: float = 0.4
+    step_absorb_s: float = 0.2
     lighting_share: float = 0.5
 
     def __post_init__(self) -> None:
