@@ -20,6 +20,8 @@ from producers.settings import EdgeSettings
 from schemas.records import HealthState, Heartbeat, heartbeat_id, to_micros
 from sinks.postgres_settings import PostgresConnection
 
+_STATES = {s.value: s for s in HealthState}
+
 SILENT_INTERVALS = 3.0
 """A heartbeat older than this many intervals means its sender went silent."""
 
@@ -62,7 +64,7 @@ def read_status(dsn: str, *, timeout_s: float = 10.0) -> list[Heartbeat]:
                 node_id=v["node_id"],
                 site=v["site"],
                 camera_id=v["camera_id"],
-                state=HealthState(v["state"]) if v["state"] in HealthState else HealthState.UNKNOWN,
+                state=_STATES.get(v["state"], HealthState.UNKNOWN),
                 configured_fps=v["configured_fps"],
                 decoded_fps=v["decoded_fps"],
                 analysed_fps=v["analysed_fps"],

@@ -12,6 +12,7 @@ catalog's (the edge always writes there), so queries are scoped to those ids.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -318,3 +319,16 @@ def test_sinks_project_camera_status_and_camera_health(catalog_topics: Any, tmp_
         assert beats >= 4, key
         assert streaming >= 2, key  # streaming before the stop
         assert frames == camera_row[6], key  # the node sums its one camera
+    # `vidsight edge status` prints the node and its camera from camera_status.
+    out = subprocess.run(
+        [sys.executable, "-m", "vidsight", "edge", "status", "--json"],
+        env=p.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines() if f'"{node}"' in line]
+    assert [(x["camera_id"], x["state"]) for x in lines] == [(None, "stopped"), (cam, "stopped")]
+    assert "/5 (decoded" in lines[1]["fps"] and lines[1]["last_frame_s"] is not None
