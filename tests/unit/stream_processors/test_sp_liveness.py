@@ -16,6 +16,7 @@ from schemas.records import (
     alert_id,
     heartbeat_id,
 )
+from stream_processors.config import parse_sensors_yaml
 from stream_processors.errors import SensorConfigError
 from stream_processors.rules import Engine
 from stream_processors.rules.liveness import (
@@ -274,3 +275,18 @@ def test_video_loss_sensor_kind() -> None:
     assert engine.on_sensor("gate-loss", good) == []
     assert engine.on_detections(det(T0, [obj(1, 0.5, 0.5)], seq=1)) == []
     assert [s.kind for s in engine.sensors(CAM)] == [SensorKind.VIDEO_LOSS]
+
+
+def test_a_video_loss_sensor_from_yaml() -> None:
+    (cfg,) = parse_sensors_yaml(
+        "cameras:\n  - {id: gate-1, source: 'synthetic:crossing'}\n"
+        "sensors:\n  - {id: gate-1-video, camera: gate-1, kind: video_loss, points: [],"
+        " seconds: 30, severity: critical}\n",
+        updated_ts=0,
+    )
+    assert (cfg.kind, cfg.seconds, cfg.severity, cfg.points) == (
+        SensorKind.VIDEO_LOSS,
+        30.0,
+        Severity.CRITICAL,
+        (),
+    )
