@@ -4,7 +4,6 @@
 - ``vidsight sensors apply FILE``: publish a YAML file's sensor definitions;
 - ``vidsight sensors backtest FILE``: what FILE's sensors would have done (backtest/cli.py);
 - ``vidsight alerts tail``: the operator's live view of the alerts topic;
-- ``vidsight alerts clip ALERT_ID -o FILE.mp4``: an alert's recorded video (clip_cli.py);
 - ``vidsight feedback mark|list``: operator verdicts (feedback_cli.py).
 
 ``python -m stream_processors.cli`` runs the same groups without the rest of ``vidsight``.
@@ -23,7 +22,6 @@ import click
 from schemas.records import Alert, now_micros
 from schemas.serde import Serde
 from stream_processors.backtest.cli import sensors_backtest
-from stream_processors.clip_cli import alerts_clip
 from stream_processors.errors import SensorConfigError
 from stream_processors.feedback_cli import feedback_group
 from stream_processors.runtime.settings import ProcessorSettings
@@ -201,9 +199,6 @@ def alerts_tail(
             exit_when_idle_s=exit_when_idle,
             stop=stop,
         )
-
-
-alerts_group.add_command(alerts_clip)
 
 
 # ---- standalone --------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from stream_processors.cli import alerts_group, process_group, sensors_group
 from stream_processors.feedback_cli import feedback_group
 from stream_processors.readmodels.cli import readmodels_group
 from vidsight import settings as cfg
+from vidsight.clip_cli import alerts_clip
 from vidsight.commands import config_file, root_group
 from vidsight.console.cli import console_command
 from vidsight.demo.cli import demo as demo_command
@@ -214,6 +215,7 @@ main.add_command(cameras_group)
 main.add_command(readmodels_group)
 main.add_command(process_group)
 main.add_command(sensors_group)
+alerts_group.add_command(alerts_clip)
 main.add_command(alerts_group)
 main.add_command(feedback_group)
 main.add_command(sink_group)

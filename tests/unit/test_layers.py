@@ -36,6 +36,7 @@ PACKAGES = (
 LAYER_OF: dict[str, str] = {
     "vidsight": "core",
     "vidsight.cli": "cli",
+    "vidsight.clip_cli": "cli",
     "vidsight.__main__": "entry point",
     "vidsight.console": "console",
     "vidsight.demo": "demo",
@@ -69,14 +70,12 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 # Layer -> single modules of another layer it may import besides (fnmatch patterns), each
 # for a reason: a store's connection settings are owned next to its sink and read by every
-# process that talks to that store; the backtest reads the S3 archive with the one reader;
-# ``vidsight alerts clip`` (stream_processors/clip_cli.py) cuts clips with the recording library.
+# process that talks to that store; the backtest reads the S3 archive with the one reader.
 ALSO: dict[str, tuple[str, ...]] = {
     "stream_processors": (
         "sinks.*_settings",
         "sinks.archive",
         "sinks.s3archive",
-        "producers.recording.library",
     ),
     "infra": ("sinks.*_settings",),
     # ``vidsight edge status`` reads camera_status where the PostgreSQL sink projects it.
@@ -195,7 +194,7 @@ def test_nothing_but_the_entry_point_imports_the_cli() -> None:
             "from etl.lake.archive import parse_key\n",
             "stream_processors.backtest.source imports etl.lake.archive (layer etl): "
             "stream_processors may import core, schemas and sinks.*_settings, sinks.archive, "
-            "sinks.s3archive, producers.recording.library",
+            "sinks.s3archive",
         ),
         (
             "infra.stack.stack",

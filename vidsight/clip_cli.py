@@ -1,5 +1,8 @@
 """``vidsight alerts clip ALERT_ID -o FILE.mp4``: the recorded video of an alert.
 
+An application command (it joins the edge's recording library, the alerts' PostgreSQL
+projection and S3), so it lives next to the CLI and is mounted under ``alerts`` there.
+
 The alert's range (``--pre``/``--post`` seconds around its start and end, at most
 ``--max`` seconds) is cut from the camera's recorded segments, found in PostgreSQL's
 ``recordings`` table and fetched from S3, without re-encoding: the clip starts at the keyframe
