@@ -125,6 +125,8 @@ def tail_alerts(
             )
         else:
             assign_recent(consumer, [topic])
+        # Said once assigned: what a caller waits for before writing what the tail must show.
+        log.info("tailing topic=%s from_beginning=%s", topic, from_beginning)
         last = time.monotonic()
         while not stop.is_set():
             msgs = consumer.consume(500, 0.2)

@@ -255,20 +255,25 @@ def test_alerts_tail_without_from_beginning_prints_no_old_alert(registry: Any) -
         producer.produce(topic, codec.encode(old), b"gate-1")
     producer.flush()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stream_processors.cli", "alerts", "tail", "--json",
+        [sys.executable, "-m", "stream_processors.cli", "-v", "alerts", "tail", "--json",
          "--exit-when-idle", "6"],
         env={**stack.env(), "VIDSIGHT_TOPICS__ALERTS": topic},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(3)  # the tail is assigned and waiting
+        assert proc.stderr is not None
+        said: list[str] = []
+        while not any("tailing topic=" in line for line in said):  # assigned and waiting
+            line = proc.stderr.readline()
+            assert line, f"the tail ended before it was assigned: {''.join(said)}"
+            said.append(line)
         new = alert("gate-2", AlertLifecycle.NEW, 1_700_000_009_000_000)
         producer.produce(topic, codec.encode(new), b"gate-2")
         producer.flush()
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 0, "".join(said) + err
     shown = [json.loads(line)["camera_id"] for line in out.splitlines()]
     assert shown == ["gate-2"], "only the alert written after the start"
 
