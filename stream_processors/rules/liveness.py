@@ -117,6 +117,7 @@ class LivenessWatch:
         self._cameras: dict[str, _Watch] = {}
         self._nodes: dict[str, _Watch] = {}
         self._next_due = _NEVER
+        self._open = 0
 
     def default_policy(self, camera_id: str) -> LossPolicy:
         """The policy of a camera without a video_loss sensor."""
@@ -130,7 +131,7 @@ class LivenessWatch:
     @property
     def open_alerts(self) -> int:
         """Video-loss and node-offline alerts open now."""
-        return sum(w.open is not None for w in (*self._cameras.values(), *self._nodes.values()))
+        return self._open
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -224,7 +225,7 @@ class LivenessWatch:
         gone = set(partitions)
         for watches in (self._cameras, self._nodes):
             for key in [k for k, w in watches.items() if w.partition in gone]:
-                del watches[key]
+                self._open -= watches.pop(key).open is not None
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -232,6 +233,7 @@ class LivenessWatch:
         policy = w.policy
         assert policy is not None
         start = w.since_us
+        self._open += 1
         w.open = _Open(
             policy.sensor_id, policy.severity, start, alert_id(key, policy.sensor_id, start, kind)
         )
@@ -252,6 +254,7 @@ class LivenessWatch:
         if w.open is None:
             return
         opened, w.open = w.open, None
+        self._open -= 1
         opened.revision += 1
         out.append(
             self._alert(

@@ -93,6 +93,17 @@ class ProcessorMetrics:
             "Frames waiting for the detections of their partition to catch up",
             registry=r,
         )
+        self.watched = Gauge(
+            "vidsight_processor_health_watched",
+            "Cameras and edge nodes whose heartbeats this worker watches",
+            ["kind"],
+            registry=r,
+        )
+        self.liveness_open = Gauge(
+            "vidsight_processor_liveness_alerts_open",
+            "video_loss and node_offline alerts open on this worker",
+            registry=r,
+        )
 
     def watch_suppressions(self, read: Callable[[], Mapping[str, int]]) -> None:
         """Export the engine's suppression counters (read when scraped)."""

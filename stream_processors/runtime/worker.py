@@ -429,6 +429,10 @@ class Processor:
         self.stats.checkpoints = self._checkpoints.completed
         m.cameras.set(len(self.engine.camera_ids))
         m.held_frames.set(self.aligner.held)
+        cameras, nodes = self.liveness.watched
+        m.watched.labels("camera").set(cameras)
+        m.watched.labels("node").set(nodes)
+        m.liveness_open.set(self.liveness.open_alerts)
 
     def _input_partitions(self, tps: list[TopicPartition]) -> list[int]:
         inputs = (self._det_topic, self._frames_topic)

@@ -290,3 +290,18 @@ def test_a_video_loss_sensor_from_yaml() -> None:
         Severity.CRITICAL,
         (),
     )
+
+
+def test_open_alerts_are_counted_and_released_with_their_partition() -> None:
+    clock = Clock()
+    w = LivenessWatch(OPTS, default)
+    feed(w, clock, beat(clock.wall_us, clock.wall_us, camera="a"), partition=1)
+    feed(w, clock, beat(clock.wall_us, clock.wall_us, camera="b"), partition=2)
+    feed(w, clock, beat(clock.wall_us, None, camera=None), partition=2)
+    clock.advance(60)
+    assert len(w.tick(clock.now_s)) == 3 and w.open_alerts == 3
+    clock.advance(1)
+    feed(w, clock, beat(clock.wall_us, clock.wall_us, camera="a"), partition=1)  # frames back
+    assert w.open_alerts == 2
+    w.release([2])
+    assert w.open_alerts == 0 and w.watched == (1, 0)
