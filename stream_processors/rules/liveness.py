@@ -20,7 +20,8 @@ raises nothing; edges and processors need clocks synchronised well within the ti
 The alerts are ordinary Alert records (ids from :func:`schemas.records.alert_id` over camera,
 sensor, start and kind, lifecycle new -> end with revisions), published, stored, shown and
 given feedback like every other alert; an alert still open when its camera's partition moves
-to another worker is raised again there with the same id if the loss goes on.
+to another worker (or the worker restarts) is raised again there with the same id if the loss
+goes on, but not ended if it stopped meanwhile: this state is not in the changelog.
 """
 
 from __future__ import annotations
