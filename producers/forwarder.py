@@ -147,6 +147,7 @@ class KafkaForwarder:
             log.warning("kafka producer failed while stopping: %s", exc)
         self._settle()
         self.spool.commit()
+        self._report()  # the gauges end at the final figures (what a last append left)
 
     # ---- the loop ---------------------------------------------------------------------------
 
