@@ -19,13 +19,15 @@ Replay safety: a heartbeat older than the timeout by the wall clock (``wall_us``
 raises nothing; edges and processors need clocks synchronised well within the timeouts.
 The alerts are ordinary Alert records (ids from :func:`schemas.records.alert_id` over camera,
 sensor, start and kind, lifecycle new -> end with revisions), published, stored, shown and
-given feedback like every other alert; an alert still open when its camera's partition moves
-to another worker (or the worker restarts) is raised again there with the same id if the loss
-goes on, but not ended if it stopped meanwhile: this state is not in the changelog.
+given feedback like every other alert. The open alerts are state: ``snapshot_dirty`` gives
+those that opened or ended since the last call for the changelog and ``restore`` loads them, so
+the worker that takes a partition over (or a restarted one) ends an alert its predecessor
+opened.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -40,12 +42,16 @@ from schemas.records import (
     alert_id,
     node_key,
 )
+from schemas.records.health import NODE_KEY_PREFIX
 from stream_processors.rules.options import US
 
 VIDEO_LOSS_SENSOR = "video_loss"
 """sensor_id of a video_loss alert of a camera that has no video_loss sensor."""
 NODE_OFFLINE_SENSOR = "node_offline"
 """sensor_id of every node_offline alert (its camera_id is ``node:<node_id>``)."""
+
+STATE_PREFIX = "\x00liveness:"
+"""Changelog key prefix of an open alert's state (no camera id starts with a NUL byte)."""
 
 _NEVER = float("inf")
 
@@ -119,6 +125,7 @@ class LivenessWatch:
         self._nodes: dict[str, _Watch] = {}
         self._next_due = _NEVER
         self._open = 0
+        self._dirty: set[str] = set()
 
     def default_policy(self, camera_id: str) -> LossPolicy:
         """The policy of a camera without a video_loss sensor."""
@@ -227,6 +234,47 @@ class LivenessWatch:
         for watches in (self._cameras, self._nodes):
             for key in [k for k, w in watches.items() if w.partition in gone]:
                 self._open -= watches.pop(key).open is not None
+                self._dirty.discard(key)  # its state stays for the partition's next owner
+
+    # -- state ------------------------------------------------------------------------------
+
+    def snapshot_dirty(self) -> list[tuple[str, int, bytes | None]]:
+        """(key, partition, state) of every key whose alert opened or ended since the last
+        call: the open alert as bytes, or None (a tombstone) once it ended."""
+        out: list[tuple[str, int, bytes | None]] = []
+        for key in sorted(self._dirty):
+            w = self._cameras.get(key) or self._nodes.get(key)
+            if w is None:
+                continue
+            a = w.open
+            data = None
+            if a is not None:
+                state = [a.alert_id, a.sensor_id, a.severity.value, a.start_ts, a.revision]
+                data = json.dumps(state, separators=(",", ":")).encode()
+            out.append((key, w.partition, data))
+        self._dirty.clear()
+        return out
+
+    def restore(self, key: str, partition: int, data: bytes) -> None:
+        """Load an open alert from :meth:`snapshot_dirty` (a node's when ``key`` is one);
+        the next heartbeat of its key ends it if its cause is gone.
+
+        Raises ``ValueError`` on bytes it cannot read.
+        """
+        try:
+            aid, sensor_id, severity, start_ts, revision = json.loads(data)
+            opened = _Open(str(sensor_id), Severity(severity), int(start_ts), str(aid))
+            opened.revision = int(revision)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"liveness state of {key!r} is unreadable: {exc}") from exc
+        watches = self._nodes if key.startswith(NODE_KEY_PREFIX) else self._cameras
+        previous = watches.get(key)
+        if previous is not None and previous.open is not None:
+            self._open -= 1
+        w = watches[key] = _Watch(partition, opened.start_ts)
+        w.armed = True
+        w.open = opened
+        self._open += 1
 
     # -- alerts ----------------------------------------------------------------------------
 
@@ -235,6 +283,7 @@ class LivenessWatch:
         assert policy is not None
         start = w.since_us
         self._open += 1
+        self._dirty.add(key)
         w.open = _Open(
             policy.sensor_id, policy.severity, start, alert_id(key, policy.sensor_id, start, kind)
         )
@@ -256,6 +305,7 @@ class LivenessWatch:
             return
         opened, w.open = w.open, None
         self._open -= 1
+        self._dirty.add(key)
         opened.revision += 1
         out.append(
             self._alert(

@@ -46,7 +46,7 @@ from schemas.records import (
 from schemas.serde import Serde
 from stream_processors.errors import SensorConfigError
 from stream_processors.rules import Engine
-from stream_processors.rules.liveness import LivenessWatch, LossPolicy
+from stream_processors.rules.liveness import STATE_PREFIX, LivenessWatch, LossPolicy
 from stream_processors.rules.validate import check_record_size
 from stream_processors.runtime.alignment import FrameAligner, HeldFrame
 from stream_processors.runtime.changelog import Changelog, State
@@ -392,6 +392,14 @@ class Processor:
             for camera_id, data in self.engine.snapshot_dirty().items()
             if camera_id in partition_of
         ]
+        # Open video_loss/node_offline alerts, on the changelog partition of their health
+        # partition (co-partitioned with the inputs, so owned with them).
+        owned = self._owned_partitions
+        states += [
+            (STATE_PREFIX + key, p, data)
+            for key, p, data in self.liveness.snapshot_dirty()
+            if p in owned
+        ]
         wanted: list[KafkaTopicPartition] = []
         for p, offset in sorted(self._next_det.items()):
             wanted.append(KafkaTopicPartition(self._det_topic, p, offset))
@@ -446,7 +454,13 @@ class Processor:
         for p in new:
             self._owned_partitions.add(p)
             self.aligner.assign(p)
-            cams = states.get(p, {})
+            cams = dict(states.get(p, {}))
+            for key in [k for k in cams if k.startswith(STATE_PREFIX)]:
+                data = cams.pop(key)
+                try:
+                    self.liveness.restore(key.removeprefix(STATE_PREFIX), p, data)
+                except ValueError as bad:
+                    log.error("liveness state not restored key=%r partition=%d: %s", key, p, bad)
             for camera_id, exc in self.ownership.restore(p, cams):
                 log.error("state not restored camera=%s partition=%d: %s", camera_id, p, exc)
             self.stats.restored_cameras += len(cams)

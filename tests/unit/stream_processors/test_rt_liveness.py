@@ -46,10 +46,12 @@ def settings() -> ProcessorSettings:
 class Harness:
     """A running worker over a memory broker, with helpers to write heartbeats and read alerts."""
 
-    def __init__(self, s: ProcessorSettings) -> None:
+    def __init__(
+        self, s: ProcessorSettings, broker: MemoryBroker | None = None, serde: Serde | None = None
+    ) -> None:
         self.s = s
-        self.serde = Serde(InMemorySchemaResolver())
-        self.broker = MemoryBroker()
+        self.serde = serde or Serde(InMemorySchemaResolver())
+        self.broker = broker or MemoryBroker()
         for name in s.topics.model_dump().values():
             self.broker.create(name, 4)
         self._health = self.serde.topic(catalog.HEALTH, Heartbeat)
@@ -189,3 +191,23 @@ def test_replayed_heartbeats_raise_nothing(harness: Harness) -> None:
     time.sleep(2.0)
     assert harness.alerts() == []
     assert harness.worker.liveness.watched == (0, 0)
+
+
+def test_a_restarted_worker_ends_the_alert_its_predecessor_opened() -> None:
+    first = Harness(settings())
+    first.start()
+    first.beat("cam-9", last_frame=now_micros())
+    first.wait_for(lambda a: lifecycles(a, "cam-9") == [AlertLifecycle.NEW])
+    first.close()  # a clean stop checkpoints the open alert to the changelog
+    second = Harness(settings(), broker=first.broker, serde=first.serde)
+    second.start()
+    try:
+        back = now_micros()
+        second.beat("cam-9", last_frame=back, ts=back + 1)
+        second.wait_for(
+            lambda a: lifecycles(a, "cam-9") == [AlertLifecycle.NEW, AlertLifecycle.END]
+        )
+        new, end = second.alerts()
+        assert (end.alert_id, end.revision, end.end_ts) == (new.alert_id, 1, back)
+    finally:
+        second.close()

@@ -305,3 +305,35 @@ def test_open_alerts_are_counted_and_released_with_their_partition() -> None:
     assert w.open_alerts == 2
     w.release([2])
     assert w.open_alerts == 0 and w.watched == (1, 0)
+
+
+def test_open_alerts_survive_a_handover_through_their_state() -> None:
+    clock = Clock()
+    w = LivenessWatch(OPTS, default)
+    last = clock.wall_us
+    feed(w, clock, beat(last, last), partition=2)
+    feed(w, clock, beat(last, None, camera=None), partition=3)
+    clock.advance(60)
+    cam_new, node_new = w.tick(clock.now_s)
+    states = {key: (p, data) for key, p, data in w.snapshot_dirty()}
+    assert set(states) == {CAM, "node:edge-a"} and w.snapshot_dirty() == []
+    # Another worker takes the partitions over: it ends what the first one opened.
+    other = LivenessWatch(OPTS, default)
+    for key, (p, data) in states.items():
+        assert data is not None
+        other.restore(key, p, data)
+    assert other.open_alerts == 2 and other.tick(clock.now_s + 600) == []
+    clock.advance(1)
+    (cam_end,) = feed(other, clock, beat(clock.wall_us, clock.wall_us), partition=2)
+    (node_end,) = feed(other, clock, beat(clock.wall_us, None, camera=None), partition=3)
+    assert (cam_end.alert_id, cam_end.revision, cam_end.lifecycle) == (
+        cam_new.alert_id,
+        1,
+        AlertLifecycle.END,
+    )
+    assert (cam_end.start_ts, cam_end.sensor_id) == (cam_new.start_ts, cam_new.sensor_id)
+    assert (node_end.alert_id, node_end.lifecycle) == (node_new.alert_id, AlertLifecycle.END)
+    # Ended: tombstones.
+    assert sorted(other.snapshot_dirty()) == [(CAM, 2, None), ("node:edge-a", 3, None)]
+    with pytest.raises(ValueError, match="unreadable"):
+        other.restore(CAM, 2, b"[1]")
