@@ -2,10 +2,9 @@
 
 One consumer group (``group_id``) over the co-partitioned detections and frames topics; the
 state of a partition's cameras travels with the partition through the changelog. The health
-topic (co-partitioned too) feeds the liveness watch (``rules/liveness.py``): its video_loss and
-node_offline alerts are opened by the loop's clock in ``on_tick``, since a silent camera sends
-nothing that could move event time. Sensor
-definitions and feedback are read whole by every worker (``GlobalFeed``) and applied between
+topic (co-partitioned too) feeds the video_loss and node_offline alerts (``health.py``), opened
+by the loop's clock in ``on_tick``, since a silent camera sends nothing that moves event time.
+Sensor definitions and feedback are read whole by every worker (``GlobalFeed``) and applied between
 batches, before the detections of the next batch.
 
 Checkpoint order, so a crash anywhere repeats work but never loses or changes an output
@@ -34,25 +33,17 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from schemas import catalog
 from schemas.errors import RegistryUnavailableError, SerializationError
-from schemas.records import (
-    Detections,
-    Feedback,
-    FrameRef,
-    Heartbeat,
-    SensorConfig,
-    SensorKind,
-    now_micros,
-)
+from schemas.records import Detections, Feedback, FrameRef, Heartbeat, SensorConfig
 from schemas.serde import Serde
 from stream_processors.errors import SensorConfigError
 from stream_processors.rules import Engine
-from stream_processors.rules.liveness import STATE_PREFIX, LivenessWatch, LossPolicy
 from stream_processors.rules.validate import check_record_size
 from stream_processors.runtime.alignment import FrameAligner, HeldFrame
 from stream_processors.runtime.changelog import Changelog, State
 from stream_processors.runtime.checkpoint import Checkpointer, log_commit
 from stream_processors.runtime.decoding import RetryingDecoder, StoppedError
 from stream_processors.runtime.globalfeed import GlobalFeed
+from stream_processors.runtime.health import HealthInput
 from stream_processors.runtime.kafka import consumer_config, producer_config
 from stream_processors.runtime.metrics import ProcessorMetrics
 from stream_processors.runtime.outputs import Outputs
@@ -111,13 +102,10 @@ class Processor:
         t = settings.topics
         self._det_topic = t.detections
         self._frames_topic = t.frames
-        self._health_topic = t.health
         self._sensors_topic = t.sensors
         s = self._serde
         self._det = s.topic(catalog.DETECTIONS, Detections)
         self._frames = s.topic(catalog.FRAMES, FrameRef)
-        self._health = s.topic(catalog.HEALTH, Heartbeat)
-        self.liveness = LivenessWatch(settings.liveness_options(), self._loss_policy)
         self._sensors = s.topic(catalog.CONFIG_SENSORS, SensorConfig)
         self._feedback = s.topic(catalog.FEEDBACK, Feedback)
         self.ownership = Ownership(self.engine, settings.feedback_buffer)
@@ -139,13 +127,21 @@ class Processor:
         self._decode = RetryingDecoder(
             self.stop, self.metrics, settings.registry_retry_max_s
         ).decode
+        self.health = HealthInput(
+            t.health,
+            s.topic(catalog.HEALTH, Heartbeat),
+            self.engine,
+            settings.liveness_options(),
+            decode=self._decode,
+            dlq=self._dlq,
+            emit=self._emit,
+        )
         self._consumer: ConsumerClient | None = None
         self._loop: ConsumeLoop | None = None
         self._feed: GlobalFeed | None = None
         self._had_input = False
         self._next_det: dict[int, int] = {}
         self._next_frame: dict[int, int] = {}
-        self._next_health: dict[int, int] = {}
         self._uncommitted = False
         self._failed = False
         self._owned_partitions: set[int] = set()
@@ -225,9 +221,7 @@ class Processor:
         due = self.aligner.due(now)
         for held in due:
             self._apply_frame(held)
-        lost = self.liveness.tick(now)
-        if lost:
-            self._emit(lost)
+        lost = self.health.tick(now)
         self._producer.poll()
         if due or lost:
             self._uncommitted = True
@@ -298,16 +292,16 @@ class Processor:
                 for held in after:
                     self._apply_frame(held)
                 next_det[p] = offset + 1
-            elif msg.topic() == self._health_topic:
+            elif msg.topic() == self.health.topic:
                 n_health += 1
-                self._on_health_message(msg, p, offset, now)
+                self.health.on_message(msg, p, offset, now)
             else:
                 n_frames += 1
                 self._on_frame_message(msg, p, offset, now)
         self.stats.consumed += n_det + n_frames + n_health
         self.metrics.count(
             self.metrics.messages_in,
-            {det_topic: n_det, self._frames_topic: n_frames, self._health_topic: n_health},
+            {det_topic: n_det, self._frames_topic: n_frames, self.health.topic: n_health},
         )
 
     def _on_frame_message(self, msg: Any, p: int, offset: int, now: float) -> None:
@@ -320,26 +314,6 @@ class Processor:
         self._next_frame[p] = offset + 1
         for held in self.aligner.on_frame(p, offset, frame, now):
             self._apply_frame(held)
-
-    def _on_health_message(self, msg: Any, p: int, offset: int, now: float) -> None:
-        self._next_health[p] = offset + 1
-        try:
-            heartbeat = self._decode(self._health, msg)
-        except SerializationError as exc:
-            self._dlq.send_message(exc, msg, stage="processor.health")
-            return
-        alerts = self.liveness.on_heartbeat(heartbeat, p, now_s=now, wall_us=now_micros())
-        if alerts:
-            self._emit(alerts)
-
-    def _loss_policy(self, camera_id: str) -> LossPolicy | None:
-        """A camera's video_loss sensor, if it has one, else the processor's default."""
-        for cfg in self.engine.sensors(camera_id):
-            if cfg.kind is SensorKind.VIDEO_LOSS:
-                if not cfg.enabled or cfg.seconds is None:
-                    return None
-                return LossPolicy(cfg.sensor_id, cfg.seconds, cfg.severity)
-        return self.liveness.default_policy(camera_id)
 
     def _apply_frame(self, held: HeldFrame) -> None:
         frame = held.frame
@@ -392,14 +366,7 @@ class Processor:
             for camera_id, data in self.engine.snapshot_dirty().items()
             if camera_id in partition_of
         ]
-        # Open video_loss/node_offline alerts, on the changelog partition of their health
-        # partition (co-partitioned with the inputs, so owned with them).
-        owned = self._owned_partitions
-        states += [
-            (STATE_PREFIX + key, p, data)
-            for key, p, data in self.liveness.snapshot_dirty()
-            if p in owned
-        ]
+        states += self.health.states(self._owned_partitions)
         wanted: list[KafkaTopicPartition] = []
         for p, offset in sorted(self._next_det.items()):
             wanted.append(KafkaTopicPartition(self._det_topic, p, offset))
@@ -407,8 +374,7 @@ class Processor:
             held = self.aligner.first_held_offset(p)
             resume = offset if held is None else held
             wanted.append(KafkaTopicPartition(self._frames_topic, p, resume))
-        for p, offset in sorted(self._next_health.items()):
-            wanted.append(KafkaTopicPartition(self._health_topic, p, offset))
+        wanted += self.health.positions()
         return states, self._checkpoints.changed(wanted)
 
     def _begin_checkpoint(self) -> None:
@@ -437,10 +403,10 @@ class Processor:
         self.stats.checkpoints = self._checkpoints.completed
         m.cameras.set(len(self.engine.camera_ids))
         m.held_frames.set(self.aligner.held)
-        cameras, nodes = self.liveness.watched
+        cameras, nodes = self.health.watch.watched
         m.watched.labels("camera").set(cameras)
         m.watched.labels("node").set(nodes)
-        m.liveness_open.set(self.liveness.open_alerts)
+        m.liveness_open.set(self.health.watch.open_alerts)
 
     def _input_partitions(self, tps: list[TopicPartition]) -> list[int]:
         inputs = (self._det_topic, self._frames_topic)
@@ -454,13 +420,7 @@ class Processor:
         for p in new:
             self._owned_partitions.add(p)
             self.aligner.assign(p)
-            cams = dict(states.get(p, {}))
-            for key in [k for k in cams if k.startswith(STATE_PREFIX)]:
-                data = cams.pop(key)
-                try:
-                    self.liveness.restore(key.removeprefix(STATE_PREFIX), p, data)
-                except ValueError as bad:
-                    log.error("liveness state not restored key=%r partition=%d: %s", key, p, bad)
+            cams = self.health.restore(p, states.get(p, {}))
             for camera_id, exc in self.ownership.restore(p, cams):
                 log.error("state not restored camera=%s partition=%d: %s", camera_id, p, exc)
             self.stats.restored_cameras += len(cams)
@@ -486,12 +446,9 @@ class Processor:
     def _drop(self, tps: list[TopicPartition]) -> None:
         gone = self._input_partitions(tps)
         self.ownership.release(gone)
-        # The health topic has no changelog state: its partitions only drop their watches.
-        health = sorted({tp.partition for tp in tps if tp.topic == self._health_topic})
-        self.liveness.release(health)
-        for p in health:
-            self._next_health.pop(p, None)
-            self._checkpoints.forget(self._health_topic, p)
+        # Health partitions restore nothing themselves (their open alerts come with input p).
+        for p in self.health.drop(tp.partition for tp in tps if tp.topic == self.health.topic):
+            self._checkpoints.forget(self.health.topic, p)
         for p in gone:
             self._owned_partitions.discard(p)
             self.aligner.revoke(p)

@@ -190,7 +190,7 @@ def test_replayed_heartbeats_raise_nothing(harness: Harness) -> None:
     harness.start()
     time.sleep(2.0)
     assert harness.alerts() == []
-    assert harness.worker.liveness.watched == (0, 0)
+    assert harness.worker.health.watch.watched == (0, 0)
 
 
 def test_a_restarted_worker_ends_the_alert_its_predecessor_opened() -> None:
