@@ -24,7 +24,7 @@ PACKAGES = (
     "infra",
     "bench",
 )
-BUILDS_CONFIG = "vidsight/settings.py"
+BUILDS_CONFIG = "vidsight/settings/base.py"
 LOCAL_STACK = "infra/stack/"
 """The local stack's own probes of the loopback Tansu broker, which has no authentication; the
 production deployment never runs this code (see SECURITY.md)."""

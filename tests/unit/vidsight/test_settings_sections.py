@@ -324,7 +324,7 @@ def test_a_process_started_alone_skips_top_level_keys_it_cannot_judge(
 ) -> None:
     # `python -m schemas.registry` loads no sinks: their store keys and a typo look alike to it.
     alone = {"registry": cfg._PROCESS_CLASSES["registry"]}
-    monkeypatch.setattr(cfg, "_PROCESS_CLASSES", alone)
+    monkeypatch.setattr("vidsight.settings.base._PROCESS_CLASSES", alone)  # where it lives
     path = write(
         tmp_path, 'mongo_urii = "x"\nregistry_url = "http://r:1"\n[registry]\nregistry_port = 1\n'
     )

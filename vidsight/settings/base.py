@@ -1,42 +1,19 @@
-"""Settings: one frozen model per process kind, from ``VIDSIGHT_*`` env vars and a TOML file.
-
-Every process kind (edge, processor, sinks, ...) has a settings class that names its section
-(``section: ClassVar[str] = "sinks"``). What all processes share (the endpoints, each store's
-connection) sits at the top level of the TOML file (or inside a ``[vidsight]`` table) and in
-``VIDSIGHT_<FIELD>``; a process's own keys sit in its table (``[sinks]``) and in
-``VIDSIGHT_<SECTION>_<FIELD>`` (``VIDSIGHT_SINKS_METRICS_PORT``; a field already named after its
-section keeps its name: ``VIDSIGHT_REGISTRY_PORT``). A process reads the shared keys and its own
-tables; the tables of other processes are not its business. A class that extends another process
-kind's class reads that kind's table first (the ETL reads ``[sinks]``, then ``[etl]``).
-
-Before sections existed the file was flat: a process's own key at the top level (or its
-unprefixed env name) is still taken by the process that declares it, with a deprecation warning
-naming where it belongs now, and ignored by the others. A key that no process kind declares, or
-an unknown key in a process's own table, is refused with its name and what is allowed.
-
-Precedence (highest first): explicit keyword arguments, environment variables, the TOML file
-named by ``VIDSIGHT_CONFIG`` (or passed as ``config_file``), the secrets a local stack
-generated (``<data_dir>/secrets/<field>``, 0600 files), the endpoints file it wrote
-(``<data_dir>/stack.json``, which holds no secret), then the built-in loopback defaults.
-Nothing is read at import time: callers build settings in ``main()`` with :func:`load`.
-"""
+"""The settings models every process kind builds on, the registries of process kinds and
+shared stores, which key belongs to whom, and the ``VIDSIGHT_*`` env translation (see the package
+docstring for the layout of the file and the env)."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -47,9 +24,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from vidsight.errors import ConfigError
-
-log = logging.getLogger(__name__)
+# The package's logger, as before the split (deprecation warnings are logged under it).
+log = logging.getLogger("vidsight.settings")
 
 ENV_PREFIX = "VIDSIGHT_"
 DEFAULT_DATA_DIR = Path(".vidsight")
@@ -329,26 +305,6 @@ def _warn_once(key: str, message: str) -> None:
         log.warning("%s", message)
 
 
-# ---- sources -----------------------------------------------------------------------------------
-
-
-_S = TypeVar("_S", bound=BaseSettings)
-
-
-class _TomlSource(PydanticBaseSettingsSource):
-    """Values already sorted out of the TOML file (and the stack's files) for one class."""
-
-    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._data = dict(data)
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
-
-
 class _SectionEnvSource(EnvSettingsSource):
     """``VIDSIGHT_*`` variables, with each process field's section name rewritten to the flat
     name pydantic looks for; a flat name of a process field still works, with a warning."""
@@ -390,206 +346,3 @@ def _translate_env(cls: type[BaseSettings], env: Mapping[str, str | None]) -> di
             "instead",
         )
     return out
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    # A [vidsight] table is accepted so the settings can live inside a larger file.
-    root = data.get(ROOT_TABLE, data)
-    if not isinstance(root, dict):
-        raise ConfigError(f"config file {path}: [{ROOT_TABLE}] must be a table")
-    return root
-
-
-def file_values(cls: type[Endpoints], data: Mapping[str, Any], *, path: str) -> dict[str, Any]:
-    """What the (parsed) TOML file says to ``cls``: the shared keys it has, its own tables, and
-    its own keys left at the top level by a pre-section file (with a deprecation warning).
-
-    Raises ConfigError for an unknown key in one of ``cls``'s tables, and for a top-level key
-    that no process kind declares once every kind's settings class is loaded (as in the
-    ``vidsight`` command); a process that has not loaded them all logs and skips such a key.
-    """
-    sections = set(PROCESS_KINDS)
-    mine = sections_of(cls)
-    fields = set(cls.model_fields)
-    shared = _all_shared_keys()
-    owned_elsewhere = _all_field_names()
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in sections:
-            if not isinstance(value, dict):
-                raise ConfigError(f"config file {path}: [{key}] must be a table, got {value!r}")
-            continue
-        if key in shared:
-            if key in fields:
-                values[key] = value
-            continue
-        if key in fields:
-            section = _section_owning(cls, key)
-            _warn_once(
-                f"toml:{path}:{key}",
-                f"deprecated setting: config file {path}: top-level key {key!r} is read by the "
-                f"{section} process only; move it into the [{section}] table",
-            )
-            values[key] = value
-            continue
-        if key in owned_elsewhere:
-            continue  # another process kind's key, in a pre-section file
-        missing = [k for k in PROCESS_KINDS if k not in _PROCESS_CLASSES]
-        if missing:
-            # A process started on its own (``python -m ...``) has not loaded every kind's
-            # settings, so it cannot tell another kind's key (or a store it does not use) from a
-            # typo: it skips the key, says so, and leaves refusing it to the kinds that know.
-            _warn_once(
-                f"toml:{path}:{key}:unknown",
-                f"config file {path}: top-level key {key!r} is not a setting of {cls.__name__} "
-                f"nor of the process kinds loaded here; skipped (settings of "
-                f"{', '.join(missing)} not loaded)",
-            )
-            continue
-        raise ConfigError(
-            f"config file {path}: unknown key {key!r} at the top level (no process kind "
-            f"declares it); allowed there: the shared keys {', '.join(sorted(shared))}; the "
-            f"tables {', '.join(f'[{s}]' for s in PROCESS_KINDS)}, which hold each process "
-            "kind's own keys"
-        )
-    for section in mine:
-        table = data.get(section, {})
-        allowed_keys = _section_keys(section)
-        for key, value in table.items():
-            if key not in allowed_keys:
-                raise ConfigError(
-                    f"config file {path}: unknown key {key!r} in [{section}]; allowed: "
-                    f"{', '.join(sorted(allowed_keys))}"
-                )
-            if key in fields:
-                values[key] = value
-    return values
-
-
-def _stack_file_values(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Values a local stack wrote at ``up`` (its endpoints, host and ports), for fields we have."""
-    path = data_dir / STACK_FILE
-    if not path.is_file():
-        return {}
-    try:
-        state = json.loads(path.read_text())
-        values = {**state.get("endpoints", {}), **state.get("settings", {})}
-    except (OSError, ValueError, TypeError, AttributeError):
-        return {}
-    return {k: v for k, v in values.items() if k in fields}
-
-
-def read_secrets(data_dir: Path, fields: Mapping[str, Any]) -> dict[str, str]:
-    """Secrets a local stack generated (``<data_dir>/secrets/<field>``), for fields we have."""
-    folder = data_dir / SECRETS_DIR
-    values: dict[str, str] = {}
-    if not folder.is_dir():
-        return values
-    for name in fields:
-        path = folder / name
-        try:
-            values[name] = path.read_text().strip()
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        except OSError as exc:
-            raise ConfigError(f"secret file {path} cannot be read: {exc.strerror}") from exc
-    return values
-
-
-def format_validation_error(
-    exc: ValidationError, *, source: str, settings_cls: type[BaseModel] | None = None
-) -> str:
-    """One line per bad key: the key, where it is set, the value given, and what is allowed."""
-    lines = [f"invalid settings ({source}):"]
-    for err in exc.errors():
-        loc = [str(p) for p in err["loc"]]
-        key = ".".join(loc) or "<root>"
-        field = loc[0] if loc else ""
-        if settings_cls is not None and field in settings_cls.model_fields:
-            env = env_names(settings_cls, field)[-1] + "".join(f"__{p.upper()}" for p in loc[1:])
-        else:
-            env = ENV_PREFIX + "__".join(loc).upper()
-        where = f"env {env}"
-        if (
-            settings_cls is not None
-            and issubclass(settings_cls, Endpoints)
-            and field in own_fields(settings_cls)
-        ):
-            where += f", [{_section_owning(settings_cls, field)}] in the file"
-        value = err.get("input")
-        # kafka_config may hold sasl.password / ssl.key.password: never echoed either.
-        secret = any(word in key for word in ("key", "dsn", "uri", "password", "kafka_config"))
-        shown = "<secret>" if secret else repr(value)
-        lines.append(f"  {key} ({where}) = {shown}: {err['msg']}")
-    return "\n".join(lines)
-
-
-def _config_path(config_file: Path | None, env: Mapping[str, str]) -> Path | None:
-    if config_file:
-        return config_file
-    return Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None
-
-
-def load(
-    cls: type[_S],
-    *,
-    config_file: Path | None = None,
-    **overrides: Any,
-) -> _S:
-    """Build a frozen settings object; a bad value raises ConfigError naming the key.
-
-    ``overrides`` whose value is None are ignored so CLI options can be passed straight through.
-    """
-    if not issubclass(cls, Endpoints):
-        raise TypeError(f"{cls.__name__} is not a vidsight settings class (an Endpoints)")
-    # S3's connection is core too: registered here, its keys are known to every process.
-    import vidsight.s3  # noqa: F401
-
-    env = os.environ
-    explicit = {k: v for k, v in overrides.items() if v is not None}
-    file_path = _config_path(config_file, env)
-    from_file = file_values(cls, _read_toml(file_path), path=str(file_path)) if file_path else {}
-    data_dir = Path(
-        explicit.get("data_dir")
-        or env.get(ENV_PREFIX + "DATA_DIR")
-        or from_file.get("data_dir")
-        or DEFAULT_DATA_DIR
-    )
-    stack_values = _stack_file_values(data_dir, cls.model_fields)
-    secrets = read_secrets(data_dir, cls.model_fields)
-    layered = {**stack_values, **secrets, **from_file}
-
-    base = cls
-    public: type[BaseSettings] = cls
-
-    class _Configured(base):  # type: ignore[valid-type,misc]
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (
-                init_settings,
-                _SectionEnvSource(settings_cls, public),
-                _TomlSource(settings_cls, layered),
-            )
-
-    try:
-        built = _Configured(**explicit)
-        # Re-validate as the public class so callers see `SinkSettings`, not the local subclass;
-        # model_validate does not consult the sources again.
-        return cls.model_validate(built.model_dump())
-    except ValidationError as exc:
-        source = str(file_path) if file_path else "environment"
-        raise ConfigError(format_validation_error(exc, source=source, settings_cls=cls)) from exc
