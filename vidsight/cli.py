@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 # Each process kind's settings class registers its keys when imported; with every kind known, keys
-# of another kind in a shared --config file are told apart from unknown ones (vidsight/settings.py).
+# of another kind in a shared --config file are told apart from unknown ones (vidsight/settings/).
 import dagster_project.analytics_settings  # noqa: F401
 import etl.retention.policy  # noqa: F401
 import schemas.registry.settings  # noqa: F401
