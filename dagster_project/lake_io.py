@@ -111,6 +111,28 @@ class Stores:
                     objects.append((k, [m.offset for m in self.read_messages(k)]))
         return manifest_rows(objects)
 
+    def rows_covering(
+        self, holes: Iterable[Shortfall], known: set[tuple[datetime, str, int]]
+    ) -> list[ManifestRow]:
+        """Manifest rows, as the archive holds them now, of the objects of any hour not in
+        ``known`` whose offsets overlap one of ``holes`` (a listing of the holes' topics)."""
+        wanted = list(holes)
+        objects: list[tuple[ArchiveKey, list[int]]] = []
+        for topic in sorted({h.topic for h in wanted}):
+            prefix = f"{self.settings.archive_prefix.rstrip('/')}/{topic}/"
+            for k in self.archive_keys(topic, prefix):
+                if (k.hour, k.topic, k.partition) in known:
+                    continue
+                if any(
+                    h.partition == k.partition
+                    and k.block_first <= h.last_missing
+                    and h.first_missing <= k.block_last
+                    for h in wanted
+                    if h.topic == topic
+                ):
+                    objects.append((k, [m.offset for m in self.read_messages(k)]))
+        return manifest_rows(objects)
+
     # ---- Kafka ---------------------------------------------------------------------------
 
     def committed(self) -> tuple[dict[tuple[str, int], int], dict[str, str]]:
@@ -240,4 +262,13 @@ def archive_shortfalls(stores: Stores, hour: datetime) -> list[Shortfall]:
         committed = {}
     # A partition the sink consumed with nothing archived anywhere has no hour to name.
     holes = [s for s in shortfalls(rows, committed, ids) if not s.hours or hour in s.hours]
+    # The missing offsets may sit in an hour that is neither read live nor recorded yet: records
+    # stamped out of order across hours (a backfill, a producer setting timestamps) interleave
+    # hours within one partition. Read what the archive holds of those offsets, any hour,
+    # before calling them missing.
+    known = {(r.hour, r.topic, r.partition) for r in rows}
+    elsewhere = stores.rows_covering([s for s in holes if s.hours], known)
+    if elsewhere:
+        rows += elsewhere
+        holes = [s for s in shortfalls(rows, committed, ids) if not s.hours or hour in s.hours]
     return lost + holes

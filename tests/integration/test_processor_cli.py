@@ -281,8 +281,8 @@ def test_alerts_tail_without_from_beginning_prints_no_old_alert(registry: Any) -
 def test_process_run_serves_metrics_and_stops_cleanly_on_sigterm(registry: Any) -> None:
     stack = registry
     prefix = f"t.run-{uuid.uuid4().hex[:8]}"
-    names = ("detections", "frames", "sensors", "feedback", "sensor_events", "alerts", "dlq",
-             "changelog")  # fmt: skip
+    names = ("detections", "frames", "sensors", "feedback", "health", "sensor_events", "alerts",
+             "dlq", "changelog")  # fmt: skip
     env = {f"VIDSIGHT_TOPICS__{n.upper()}": make_topic(stack, f"{prefix}.{n}") for n in names}
     port = free_port()
     env.update({"VIDSIGHT_GROUP_ID": prefix, "VIDSIGHT_SESSION_TIMEOUT_MS": "3000"})
