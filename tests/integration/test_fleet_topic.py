@@ -238,9 +238,18 @@ def test_two_nodes_split_the_cameras_as_assigned(
     assert two == {f"{run}-q"} | {c for c in site_cams if site_owner(c, peers) == n2}
     assert not one & two and one | two == ids  # each camera on exactly one node
     assert all(r.drained for r in reports)
-    # Each camera's frames come from one worker: one sequence, no repeats.
-    time.sleep(3.0)
-    assert all(contiguous(seen.of(cid)) for cid in ids)
+    # Each camera's frames come from one worker: one sequence, no repeats, nothing lost.
+    status = {s.camera_id: s for r in reports for s in r.cameras}
+    assert set(status) == ids
+    wait_for(
+        lambda: all(len(seen.of(cid)) >= status[cid].frames_sampled for cid in ids),
+        30,
+        "every frame of every camera",
+    )
+    assert all(contiguous(seen.of(cid)) for cid in ids), {
+        cid: [r.seq for r in seen.of(cid)] for cid in ids if not contiguous(seen.of(cid))
+    }
+    assert all(len(seen.of(cid)) == status[cid].frames_sampled for cid in ids)
 
 
 def dead_port() -> int:
